@@ -1,0 +1,142 @@
+//! Error types, and the one place where request errors become HTTP statuses.
+
+use std::io;
+use std::path::PathBuf;
+
+use http::StatusCode;
+
+/// Why a request head could not be read or accepted.
+///
+/// [`RequestError::status`] is the one mapping from these errors to the
+/// status the client is sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The head is not valid HTTP/1.x; the text says which part.
+    #[error("malformed request: {0}")]
+    Malformed(&'static str),
+    /// The request-target is longer than the limit.
+    #[error("request-target longer than {limit} bytes")]
+    UriTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The head (request line and header fields) is larger than the limit.
+    #[error("request head larger than {limit} bytes")]
+    HeadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The head has more header fields than the limit.
+    #[error("more than {limit} header fields")]
+    TooManyHeaders {
+        /// The limit on the number of fields.
+        limit: usize,
+    },
+    /// The request line names an HTTP version other than 1.0 and 1.1.
+    #[error("unsupported HTTP version")]
+    UnsupportedVersion,
+    /// The head did not arrive completely within the timeout.
+    #[error("request head not complete within the timeout")]
+    Timeout,
+    /// The peer closed the connection in the middle of a head.
+    #[error("connection closed in the middle of a request head")]
+    Incomplete,
+    /// Reading from the connection failed.
+    #[error("reading the request failed: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl RequestError {
+    /// The status to answer with, or `None` when no answer can reach the
+    /// client (the connection is closed or broken).
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            RequestError::Malformed(_) => Some(StatusCode::BAD_REQUEST),
+            RequestError::UriTooLong { .. } => Some(StatusCode::URI_TOO_LONG),
+            RequestError::HeadTooLarge { .. } | RequestError::TooManyHeaders { .. } => {
+                Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
+            RequestError::UnsupportedVersion => Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+            RequestError::Timeout => Some(StatusCode::REQUEST_TIMEOUT),
+            RequestError::Incomplete | RequestError::Io(_) => None,
+        }
+    }
+}
+
+/// Why the static-files handler could not serve a path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// The decoded path holds a NUL byte or is not UTF-8, or the target is
+    /// not a path at all.
+    #[error("request path is not a valid file path")]
+    BadPath,
+    /// Nothing is there (or a file was asked for as a directory).
+    #[error("not found")]
+    NotFound,
+    /// It exists but may not be served: outside the root, unreadable, or not
+    /// a regular file.
+    #[error("forbidden")]
+    Forbidden,
+    /// The file system failed in an unexpected way.
+    #[error("file system error: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl ResolveError {
+    /// The status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ResolveError::BadPath => StatusCode::BAD_REQUEST,
+            ResolveError::NotFound => StatusCode::NOT_FOUND,
+            ResolveError::Forbidden => StatusCode::FORBIDDEN,
+            ResolveError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<io::Error> for ResolveError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => ResolveError::NotFound,
+            io::ErrorKind::PermissionDenied => ResolveError::Forbidden,
+            _ => match e.raw_os_error() {
+                Some(libc::ENAMETOOLONG) => ResolveError::NotFound,
+                Some(libc::ELOOP) | Some(libc::EACCES) => ResolveError::Forbidden,
+                _ => ResolveError::Io(e),
+            },
+        }
+    }
+}
+
+/// Errors of setting up and running a server: what an embedding program
+/// reports to its user.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listening socket could not be created or bound.
+    #[error("failed to bind {addr}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        addr: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The document root cannot be used.
+    #[error("document root {}: {source}", path.display())]
+    DocRoot {
+        /// The root as given.
+        path: PathBuf,
+        /// What went wrong with it.
+        #[source]
+        source: io::Error,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The server's own machinery (threads, readiness) failed.
+    #[error("server I/O error: {0}")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,155 @@
+//! Writing a response: status line, headers, body.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use http::StatusCode;
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER};
+
+use crate::http1::date;
+use crate::{Body, Response};
+
+/// The `Server` header every response carries unless the handler set one.
+pub const SERVER_NAME: &str = concat!("otuserver/", env!("CARGO_PKG_VERSION"));
+
+/// In-memory bodies up to this size go out in the same write as the head.
+const COALESCE_LIMIT: usize = 16 * 1024;
+
+/// How to write one response.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// Send the headers only, as the answer to `HEAD`.
+    pub head_only: bool,
+    /// Tell the client the connection stays open (`Connection: keep-alive`)
+    /// or closes (`Connection: close`).
+    pub keep_alive: bool,
+}
+
+impl WriteOptions {
+    /// Options for a response to a request that was or was not `HEAD`, on a
+    /// connection that is or is not kept open.
+    pub fn new(head_only: bool, keep_alive: bool) -> Self {
+        WriteOptions {
+            head_only,
+            keep_alive,
+        }
+    }
+}
+
+/// Statuses whose responses never carry a body or `Content-Length`
+/// (RFC 9110 sections 8.6 and 15).
+fn bodiless(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
+/// Writes `resp` to `w` and returns how many body bytes were sent.
+///
+/// The codec owns `Date`, `Content-Length` and `Connection`: values the
+/// handler set for them are replaced. A file body is copied through a
+/// buffer; a transport that can do better (the server uses `sendfile`)
+/// calls [`write_response_with`]. A file that turns out shorter than its
+/// stated length gives an `UnexpectedEof` error, after which the connection
+/// must be closed.
+pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
+    write_response_with(w, resp, opts, copy_file)
+}
+
+/// Copies `len` bytes of `file` from `offset` into `w` through a buffer.
+///
+/// Returns `UnexpectedEof` if the file ends first.
+pub fn copy_file<W: Write>(w: &mut W, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    let sent = io::copy(&mut file.take(len), w)?;
+    if sent < len {
+        return Err(shrank(sent, len));
+    }
+    Ok(sent)
+}
+
+/// The error for a file that ended before its stated length.
+pub(crate) fn shrank(sent: u64, len: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("file shrank while sending: {sent} of {len} bytes"),
+    )
+}
+
+/// Like [`write_response`], with `send_file(w, file, offset, len)` sending a
+/// file body: the head goes out through `w` first, then `send_file` must
+/// send exactly `len` bytes of `file` from `offset`, or fail.
+pub fn write_response_with<W, F>(
+    w: &mut W,
+    resp: Response,
+    opts: WriteOptions,
+    send_file: F,
+) -> io::Result<u64>
+where
+    W: Write,
+    F: FnOnce(&mut W, &File, u64, u64) -> io::Result<u64>,
+{
+    let (parts, body) = resp.into_parts();
+    let send_body = !opts.head_only && !bodiless(parts.status);
+    let mut head = Vec::with_capacity(256);
+    write!(
+        head,
+        "HTTP/1.1 {} {}\r\n",
+        parts.status.as_u16(),
+        parts.status.canonical_reason().unwrap_or("Unknown")
+    )?;
+    date::with_now(|now| {
+        head.extend_from_slice(b"Date: ");
+        head.extend_from_slice(now.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    });
+    if !parts.headers.contains_key(SERVER) {
+        head.extend_from_slice(b"Server: ");
+        head.extend_from_slice(SERVER_NAME.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &parts.headers {
+        if name == DATE || name == CONTENT_LENGTH || name == CONNECTION {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if !bodiless(parts.status) {
+        write!(head, "Content-Length: {}\r\n", body.len())?;
+    }
+    head.extend_from_slice(if opts.keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+
+    if !send_body {
+        w.write_all(&head)?;
+        return Ok(0);
+    }
+    match body {
+        Body::Empty => {
+            w.write_all(&head)?;
+            Ok(0)
+        }
+        Body::Bytes(bytes) => {
+            if bytes.len() <= COALESCE_LIMIT {
+                head.extend_from_slice(&bytes);
+                w.write_all(&head)?;
+            } else {
+                w.write_all(&head)?;
+                w.write_all(&bytes)?;
+            }
+            Ok(bytes.len() as u64)
+        }
+        Body::File { file, offset, len } => {
+            w.write_all(&head)?;
+            send_file(w, &file, offset, len)
+        }
+    }
+}

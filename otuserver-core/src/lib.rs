@@ -1,0 +1,82 @@
+//! A static-file HTTP/1.x server you can embed.
+//!
+//! `otuserver-core` is four pieces that fit together and also stand alone:
+//!
+//! * [`Handler`]: a request in, a response out, blocking and synchronous.
+//!   Closures are handlers; so is [`StaticFiles`], which serves a directory.
+//! * The codec in [`http1`]: reads a request head from any [`std::io::Read`]
+//!   and writes a response to any [`std::io::Write`].
+//! * [`Server`]: a listener and a pool of worker threads that run a handler
+//!   for every request, with timeouts, keep-alive and graceful shutdown.
+//! * The types of the [`http`] crate for requests and responses, with
+//!   [`Body`] for response bodies (empty, bytes, or a file streamed with
+//!   `sendfile`).
+//!
+//! Serve a directory until another thread says stop:
+//!
+//! ```
+//! use otuserver_core::{Server, ServerConfig, StaticFiles};
+//! use std::io::{Read, Write};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = tempfile::tempdir()?;
+//! std::fs::write(root.path().join("hello.txt"), "hello, world\n")?;
+//!
+//! let server = Server::bind("127.0.0.1:0", ServerConfig::default())?;
+//! let addr = server.local_addr();
+//! let stop = server.shutdown_handle();
+//! let files = StaticFiles::new(root.path())?;
+//! let running = std::thread::spawn(move || server.serve(files));
+//!
+//! let mut client = std::net::TcpStream::connect(addr)?;
+//! client.write_all(b"GET /hello.txt HTTP/1.0\r\n\r\n")?;
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(reply.ends_with("\r\n\r\nhello, world\n"));
+//!
+//! stop.shutdown();
+//! running.join().expect("server thread")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A handler is tested without sockets by calling it:
+//!
+//! ```
+//! use otuserver_core::{Handler, Request, Response, response};
+//!
+//! let hello = |req: Request| -> Response { response::text(format!("you asked for {}", req.uri())) };
+//! let req = Request::builder().uri("/x").body(()).unwrap();
+//! assert_eq!(hello.handle(req).status(), 200);
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod body;
+mod error;
+mod handler;
+pub mod http1;
+pub mod response;
+mod server;
+mod static_files;
+
+pub use body::Body;
+pub use error::{Error, RequestError, ResolveError};
+pub use handler::Handler;
+pub use http;
+pub use server::{Server, ServerConfig, ShutdownHandle};
+pub use static_files::StaticFiles;
+
+/// A request as handlers see it: the head only (the static server reads no
+/// request bodies), with the client's address as a [`ClientAddr`] extension.
+pub type Request = http::Request<()>;
+
+/// A response as handlers return it.
+pub type Response = http::Response<Body>;
+
+/// The address of the client that sent a request, found in
+/// [`Request::extensions`](http::Request::extensions) of every request the
+/// [`Server`] passes to a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
