@@ -1,0 +1,173 @@
+//! The static-files handler: serves a directory tree over GET and HEAD.
+
+mod listing;
+mod resolve;
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LAST_MODIFIED};
+use http::{Method, StatusCode};
+
+use crate::http1::fmt_http_date;
+use crate::{Body, Error, Handler, Request, ResolveError, Response, response};
+use resolve::RequestPath;
+
+/// Serves the files under a document root.
+///
+/// * `GET` and `HEAD` only; anything else is `405` with `Allow: GET, HEAD`.
+/// * The path is percent-decoded once and its `.`/`..` segments resolved
+///   without climbing above the root; the query is ignored. The file's real
+///   path (symlinks followed) must lie inside the root, else `403`.
+/// * A directory asked for without a trailing slash is redirected (`301`)
+///   to the slash form; with the slash, its index file is served, or a
+///   generated listing if enabled, or `404`.
+/// * A file asked for with a trailing slash is `404`; an unreadable one or
+///   anything that is not a regular file is `403`.
+///
+/// ```
+/// use otuserver_core::{Handler, Request, StaticFiles};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir();
+/// let files = StaticFiles::new(&dir)?.generate_index(true);
+/// let req = Request::builder().uri("/").header("host", "x").body(())?;
+/// assert_eq!(files.handle(req).status(), 200);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaticFiles {
+    root: PathBuf,
+    index: String,
+    generate_index: bool,
+}
+
+impl StaticFiles {
+    /// A handler for the tree under `root`, which must be a readable
+    /// directory. The index file is `index.html`; listings are off.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self, Error> {
+        let given = root.as_ref();
+        let doc_root = |source| Error::DocRoot {
+            path: given.to_path_buf(),
+            source,
+        };
+        let root = given.canonicalize().map_err(doc_root)?;
+        let meta = fs::metadata(&root).map_err(doc_root)?;
+        if !meta.is_dir() {
+            return Err(doc_root(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "not a directory",
+            )));
+        }
+        fs::read_dir(&root).map_err(doc_root)?;
+        Ok(StaticFiles {
+            root,
+            index: "index.html".to_owned(),
+            generate_index: false,
+        })
+    }
+
+    /// Sets the file served for a directory (default `index.html`).
+    pub fn index_file(mut self, name: impl Into<String>) -> Self {
+        self.index = name.into();
+        self
+    }
+
+    /// Turns generated listings for directories without an index file on or
+    /// off (default off).
+    pub fn generate_index(mut self, on: bool) -> Self {
+        self.generate_index = on;
+        self
+    }
+
+    /// The canonical document root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
+        let path = resolve::decode(req.uri().path())?;
+        let real = resolve::confine(&self.root, &self.root.join(path.relative()))?;
+        let meta = fs::metadata(&real)?;
+        if meta.is_dir() {
+            self.serve_dir(req, &path, &real)
+        } else if path.trailing_slash {
+            Err(ResolveError::NotFound)
+        } else {
+            serve_file(&real)
+        }
+    }
+
+    fn serve_dir(
+        &self,
+        req: &Request,
+        path: &RequestPath,
+        dir: &Path,
+    ) -> Result<Response, ResolveError> {
+        if !path.trailing_slash {
+            let mut location = path.to_url(true);
+            if let Some(query) = req.uri().query() {
+                location.push('?');
+                location.push_str(query);
+            }
+            return Ok(response::redirect(StatusCode::MOVED_PERMANENTLY, &location));
+        }
+        match resolve::confine(&self.root, &dir.join(&self.index)) {
+            Ok(index) if index.is_file() => return serve_file(&index),
+            Ok(_) | Err(ResolveError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        if !self.generate_index {
+            return Err(ResolveError::NotFound);
+        }
+        let page = listing::render(dir, path)?;
+        Ok(response::html(page))
+    }
+}
+
+fn serve_file(path: &Path) -> Result<Response, ResolveError> {
+    // O_NONBLOCK: a FIFO swapped in after the checks must not block the
+    // worker in open(); it is refused below as not a regular file.
+    let file: File = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(ResolveError::Forbidden);
+    }
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let mut resp = Response::new(Body::file(file, meta.len()));
+    let headers = resp.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    if let Ok(modified) = meta.modified() {
+        if let Ok(value) = HeaderValue::from_str(&fmt_http_date(modified)) {
+            headers.insert(LAST_MODIFIED, value);
+        }
+    }
+    Ok(resp)
+}
+
+impl Handler for StaticFiles {
+    fn handle(&self, req: Request) -> Response {
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut resp = response::status_page(StatusCode::METHOD_NOT_ALLOWED);
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return resp;
+        }
+        match self.serve(&req) {
+            Ok(resp) => resp,
+            Err(e) => {
+                if let ResolveError::Io(io) = &e {
+                    log::error!("serving {}: {io}", req.uri().path());
+                }
+                response::status_page(e.status())
+            }
+        }
+    }
+}

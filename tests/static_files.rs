@@ -1,0 +1,296 @@
+//! The static-files handler, over real sockets against a real server.
+
+mod common;
+
+use std::io::Write;
+
+use common::{CANARY, Site, TestServer, big_bytes, exchange, get, site};
+use otuserver_core::{Handler, Request, StaticFiles};
+
+fn serve() -> (Site, TestServer) {
+    let site = site();
+    let server = TestServer::static_files(&site.root());
+    (site, server)
+}
+
+#[test]
+fn classic_checks() {
+    let (_site, srv) = serve();
+    let a = srv.addr;
+
+    let r = get(a, "/dir2/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"<html><body>dir2 index</body></html>\n");
+    assert_eq!(r.header("content-length"), Some("37"));
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(r.header("server").unwrap().starts_with("otuserver/"));
+    assert!(r.header("date").is_some());
+    assert!(httpdate::parse_http_date(r.header("last-modified").unwrap()).is_ok());
+
+    assert_eq!(get(a, "/a/b/c/deep.txt").body, b"three folders deep\n");
+    assert_eq!(get(a, "/page.html/").status, 404);
+    assert_eq!(get(a, "/nope.html").status, 404);
+    assert_eq!(get(a, "/nope/").status, 404);
+    assert_eq!(get(a, "/page.html/x").status, 404);
+    let r = get(a, "/page.html?arg1=value&arg2=value");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"<p>page</p>\n"[..]));
+    assert_eq!(get(a, "/space%20in%20name.txt").body, b"spaces\n");
+    assert_eq!(
+        get(a, "/%70%61%67%65%2e%68%74%6d%6c").body,
+        b"<p>page</p>\n"
+    );
+    assert_eq!(get(a, "/text..txt").body, b"two dots\n");
+    assert_eq!(get(a, "/%252e").body, b"literal percent-2e");
+    assert_eq!(get(a, "/").body, b"<h1>root index</h1>\n");
+}
+
+#[test]
+fn directory_without_index() {
+    let site = site();
+    let files = StaticFiles::new(site.root()).unwrap();
+    let srv = TestServer::start(files, common::quick_config());
+    assert_eq!(get(srv.addr, "/list/").status, 404);
+    // noindex/index.html is a symlink out of the root: refused, not listed.
+    assert_eq!(get(srv.addr, "/noindex/").status, 403);
+}
+
+#[test]
+fn directory_redirects_to_the_slash_form_keeping_the_query() {
+    let (_site, srv) = serve();
+    let r = get(srv.addr, "/dir2?x=1&y=%20");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/dir2/?x=1&y=%20"));
+    assert!(r.text().contains("301 Moved Permanently"));
+    // Never a protocol-relative redirect to another host.
+    let r = get(srv.addr, "//dir2");
+    assert_eq!(r.header("location"), Some("/dir2/"));
+    let r = get(srv.addr, "/a/b/../b");
+    assert_eq!(r.header("location"), Some("/a/b/"));
+}
+
+#[test]
+fn large_file_is_byte_exact() {
+    let (_site, srv) = serve();
+    let r = get(srv.addr, "/big.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-length"),
+        Some(big_bytes().len().to_string().as_str())
+    );
+    assert!(r.body == big_bytes(), "body differs");
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+}
+
+#[test]
+fn head_over_http10_on_a_raw_socket() {
+    let (_site, srv) = serve();
+    let raw = common::raw(srv.addr, b"HEAD /page.html HTTP/1.0\r\n\r\n");
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Length: 12\r\n"), "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n"), "HEAD sent a body: {text}");
+    let get = common::raw(srv.addr, b"GET /page.html HTTP/1.0\r\n\r\n");
+    let get = String::from_utf8(get).unwrap();
+    let strip_date = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("Date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (get_head, _) = get.split_once("\r\n\r\n").unwrap();
+    assert_eq!(strip_date(get_head), strip_date(text.trim_end()));
+}
+
+#[test]
+fn content_types() {
+    let (_site, srv) = serve();
+    let cases = [
+        ("x.html", &["text/html"][..]),
+        ("x.css", &["text/css"]),
+        ("x.js", &["text/javascript", "application/javascript"]),
+        ("x.jpg", &["image/jpeg"]),
+        ("x.jpeg", &["image/jpeg"]),
+        ("x.png", &["image/png"]),
+        ("x.gif", &["image/gif"]),
+        ("x.swf", &["application/x-shockwave-flash"]),
+        ("x.unknownext", &["application/octet-stream"]),
+    ];
+    for (name, want) in cases {
+        let r = get(srv.addr, &format!("/types/{name}"));
+        assert_eq!(r.status, 200, "{name}");
+        let ct = r.header("content-type").unwrap();
+        assert!(want.contains(&ct), "{name}: {ct}");
+    }
+}
+
+#[test]
+fn methods_other_than_get_and_head_are_405() {
+    let (_site, srv) = serve();
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "BREW"] {
+        let r = exchange(
+            srv.addr,
+            format!("{method} /page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method}");
+        assert!(r.text().contains("405 Method Not Allowed"));
+    }
+}
+
+#[test]
+fn bad_encodings_are_400() {
+    let (_site, srv) = serve();
+    for target in ["/page%00.html", "/%ff", "/%c0%ae%c0%ae/secret.txt", "/a%00"] {
+        let r = get(srv.addr, target);
+        assert_eq!(r.status, 400, "{target}");
+        assert!(r.text().contains("400 Bad Request"));
+    }
+}
+
+#[test]
+fn traversal_never_reaches_the_canary() {
+    let (_site, srv) = serve();
+    let attempts = [
+        "/../secret.txt",
+        "/../../../../etc/passwd",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E/secret.txt",
+        "/.%2e/secret.txt",
+        "/%2e./secret.txt",
+        "/..%2fsecret.txt",
+        "/..%2Fsecret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/..\\secret.txt",
+        "/%252e%252e/secret.txt",
+        "/%c0%ae%c0%ae/secret.txt",
+        "/%uff0e%uff0e/secret.txt",
+        "/dir2/../../secret.txt",
+        "/dir2/%2e%2e/%2e%2e/secret.txt",
+        "/./../secret.txt",
+        "/..;/secret.txt",
+        "/../secret.txt;.html",
+        "/escape.txt",
+        "/escape-dir/",
+        "/escape-dir/index.html",
+        "/noindex/index.html",
+        "/noindex/",
+        "http://localhost/../secret.txt",
+        "/../secret-dir/",
+    ];
+    for target in attempts {
+        let r = get(srv.addr, target);
+        assert!(
+            [400, 403, 404].contains(&r.status),
+            "{target}: status {}",
+            r.status
+        );
+        assert!(!r.text().contains(CANARY), "{target} leaked the canary");
+    }
+    // A raw request line, not normalized by any client.
+    let r = exchange(srv.addr, b"GET /../secret.txt HTTP/1.0\r\n\r\n");
+    assert!(!r.text().contains(CANARY));
+    // Symlinks that stay inside the root are fine.
+    assert_eq!(get(srv.addr, "/inside-link.html").body, b"<p>page</p>\n");
+    assert_eq!(get(srv.addr, "/escape.txt").status, 403);
+}
+
+#[test]
+fn unreadable_file_is_403() {
+    use std::os::unix::fs::PermissionsExt;
+    let (site, srv) = serve();
+    let path = site.root().join("locked.txt");
+    std::fs::write(&path, "locked").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads anything; only assert when the lock holds for this user.
+    if std::fs::File::open(&path).is_err() {
+        assert_eq!(get(srv.addr, "/locked.txt").status, 403);
+    }
+}
+
+#[test]
+fn fifo_is_refused_without_hanging() {
+    let (site, srv) = serve();
+    let path = site.root().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&path).status();
+    if made.is_ok_and(|s| s.success()) {
+        assert_eq!(get(srv.addr, "/pipe").status, 403);
+        common::assert_alive(srv.addr);
+    }
+}
+
+#[test]
+fn generated_listing() {
+    let (_site, srv) = serve();
+    let r = get(srv.addr, "/list/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = r.text();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<a href=\"../\">"), "parent link");
+    assert!(
+        page.contains(">&lt;img src=x onerror=alert(1)&gt;.txt</a>"),
+        "{page}"
+    );
+    assert!(!page.contains("<img"), "unescaped name");
+    assert!(
+        page.contains("href=\"%3Cimg%20src=x%20onerror=alert(1)%3E.txt\""),
+        "{page}"
+    );
+    assert!(page.contains("href=\"q%3F%23.txt\""), "{page}");
+    // Directories first, then files, each sorted by name.
+    let order: Vec<usize> = ["adir/", "zdir/", "%3Cimg", "a.txt", "b.txt", "q%3F"]
+        .iter()
+        .map(|n| {
+            page.find(&format!("href=\"{n}"))
+                .unwrap_or_else(|| panic!("{n} missing"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(page.contains(" B</td>"), "sizes shown");
+    assert!(page.contains(" GMT</td>"), "times shown");
+    // The links work.
+    assert_eq!(get(srv.addr, "/list/q%3F%23.txt").body, b"q");
+    assert_eq!(
+        get(srv.addr, "/list/%3Cimg%20src=x%20onerror=alert(1)%3E.txt").body,
+        b"xss"
+    );
+    // The root listing has no parent link.
+    let srv2 = TestServer::static_files(&_site.root().join("list"));
+    assert!(!get(srv2.addr, "/").text().contains("href=\"../\""));
+}
+
+#[test]
+fn handler_works_without_sockets() {
+    let site = site();
+    let files = StaticFiles::new(site.root()).unwrap();
+    let req = Request::builder().uri("/page.html").body(()).unwrap();
+    let resp = files.handle(req);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.body().len(), 12);
+    let req = Request::builder()
+        .method("DELETE")
+        .uri("/page.html")
+        .body(())
+        .unwrap();
+    assert_eq!(files.handle(req).status(), 405);
+}
+
+#[test]
+fn bad_document_roots_are_errors() {
+    let site = site();
+    let missing = StaticFiles::new(site.dir.path().join("missing")).unwrap_err();
+    assert!(missing.to_string().contains("missing"), "{missing}");
+    let file = StaticFiles::new(site.root().join("page.html")).unwrap_err();
+    assert!(file.to_string().contains("not a directory"), "{file}");
+}
+
+#[test]
+fn names_with_odd_bytes_are_served() {
+    let (site, srv) = serve();
+    let mut f = std::fs::File::create(site.root().join("caf\u{e9} #1.txt")).unwrap();
+    f.write_all(b"coffee").unwrap();
+    assert_eq!(get(srv.addr, "/caf%C3%A9%20%231.txt").body, b"coffee");
+}
