@@ -1,0 +1,74 @@
+//! Command-line flags.
+
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+/// Serve a directory over HTTP/1.x.
+#[derive(FromArgs, Debug)]
+#[argh(help_triggers("-h", "--help"))]
+pub struct Args {
+    /// address to listen on (default 0.0.0.0)
+    #[argh(option, short = 's', default = "String::from(\"0.0.0.0\")")]
+    pub host: String,
+
+    /// port to listen on; 0 picks any free port (default 0)
+    #[argh(option, short = 'p', default = "0")]
+    pub port: u16,
+
+    /// directory to serve (default: the current directory)
+    #[argh(option, short = 'r', default = "PathBuf::from(\".\")")]
+    pub docsroot: PathBuf,
+
+    /// worker threads (default: the number of cores)
+    #[argh(option, short = 'w', default = "default_workers()")]
+    pub workers: usize,
+
+    /// listen backlog; 0 means 1024 (default 0)
+    #[argh(option, short = 'b', default = "0")]
+    pub backlog: u32,
+
+    /// seconds a client may take to send a request head or accept a write
+    /// (default 15)
+    #[argh(option, short = 't', default = "15")]
+    pub timeout: u64,
+
+    /// bytes read from a socket at a time (default 1024)
+    #[argh(option, short = 'c', default = "1024")]
+    pub chunksize: usize,
+
+    /// largest request head accepted, in bytes (default 4096)
+    #[argh(option, short = 'm', default = "4096")]
+    pub maxsize: usize,
+
+    /// log level: d (debug), i (info, with an access log) or e (errors
+    /// only) (default i)
+    #[argh(
+        option,
+        short = 'l',
+        default = "log::LevelFilter::Info",
+        from_str_fn(parse_level)
+    )]
+    pub loglevel: log::LevelFilter,
+
+    /// list directories that have no index.html
+    #[argh(switch, short = 'g')]
+    pub generate_index: bool,
+
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn parse_level(value: &str) -> Result<log::LevelFilter, String> {
+    match value {
+        "d" => Ok(log::LevelFilter::Debug),
+        "i" => Ok(log::LevelFilter::Info),
+        "e" => Ok(log::LevelFilter::Error),
+        other => Err(format!("log level must be d, i or e, not {other:?}")),
+    }
+}

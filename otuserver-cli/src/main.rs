@@ -1,0 +1,101 @@
+//! `otuserver`: serve a directory over HTTP/1.x.
+
+mod args;
+mod logger;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use otuserver_core::{Server, ServerConfig, ShutdownHandle, StaticFiles};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use args::Args;
+
+/// Used when `--backlog` is 0.
+const DEFAULT_BACKLOG: u32 = 1024;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let (command, rest) = match argv.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("otuserver", &[][..]),
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let args = match <Args as argh::FromArgs>::from_args(&["otuserver"], &rest) {
+        Ok(args) => args,
+        Err(early) => {
+            return if early.status.is_ok() {
+                print!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                let first = early.output.lines().next().unwrap_or("bad arguments");
+                eprintln!("{command}: {first} (try --help)");
+                ExitCode::from(2)
+            };
+        }
+    };
+    if args.version {
+        println!("otuserver {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    logger::init(args.loglevel);
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("otuserver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let files = StaticFiles::new(&args.docsroot)?.generate_index(args.generate_index);
+    let mut config = ServerConfig::default();
+    config.workers = args.workers;
+    config.backlog = if args.backlog == 0 {
+        DEFAULT_BACKLOG
+    } else {
+        args.backlog
+    };
+    config.timeout = Duration::from_secs(args.timeout);
+    config.chunk_size = args.chunksize;
+    config.max_head_size = args.maxsize;
+
+    let host = if args.host.contains(':') && !args.host.starts_with('[') {
+        format!("[{}]", args.host)
+    } else {
+        args.host.clone()
+    };
+    let server = Server::bind(format!("{host}:{}", args.port), config)?;
+    stop_on_signals(server.shutdown_handle())?;
+    let addr = server.local_addr();
+    println!(
+        "otuserver {} serving {} at http://{addr}/",
+        env!("CARGO_PKG_VERSION"),
+        files.root().display()
+    );
+    log::info!(
+        "{} workers, timeout {} s, generated listings {}",
+        args.workers,
+        args.timeout,
+        if args.generate_index { "on" } else { "off" }
+    );
+    server.serve(files)?;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Stops the server gracefully on the first SIGINT or SIGTERM.
+fn stop_on_signals(handle: ShutdownHandle) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("otuserver-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                log::info!("signal {signal}: stopping");
+                handle.shutdown();
+            }
+        })?;
+    Ok(())
+}

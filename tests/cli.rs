@@ -1,0 +1,215 @@
+//! The `otuserver` binary: flags, startup errors, serving, signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_otuserver");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+/// A running `otuserver`, killed when dropped.
+struct Running {
+    child: Child,
+    url: String,
+    port: u16,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(["-s", "127.0.0.1", "-p", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let port = url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    Running {
+        child,
+        url,
+        port,
+        stdout,
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn one_clear_line(out: &Output) -> String {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn docroot() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/a.txt"), "a").unwrap();
+    dir
+}
+
+#[test]
+fn version_and_help() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("otuserver {}", env!("CARGO_PKG_VERSION"))
+    );
+    for flag in ["-h", "--help"] {
+        let out = run(&[flag]);
+        assert!(out.status.success(), "{flag}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for name in [
+            "--host",
+            "--port",
+            "--docsroot",
+            "--workers",
+            "--backlog",
+            "--timeout",
+            "--chunksize",
+            "--maxsize",
+            "--loglevel",
+            "--generate-index",
+            "--version",
+        ] {
+            assert!(help.contains(name), "{flag} lacks {name}: {help}");
+        }
+    }
+}
+
+#[test]
+fn bad_flags_are_one_clear_line() {
+    for args in [
+        &["-p", "notaport"][..],
+        &["-p", "70000"],
+        &["-l", "x"],
+        &["--unknown"],
+        &["-w", "0"],
+        &["-c", "0"],
+        &["-t", "0"],
+    ] {
+        let err = one_clear_line(&run(args));
+        assert!(
+            err.starts_with("otuserver: ") || err.contains("otuserver"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_docroots_are_one_clear_line() {
+    let dir = docroot();
+    let missing = dir.path().join("missing");
+    let err = one_clear_line(&run(&["-p", "0", "-r", missing.to_str().unwrap()]));
+    assert!(err.contains("missing"), "{err}");
+    let file = dir.path().join("hello.txt");
+    let err = one_clear_line(&run(&["-p", "0", "-r", file.to_str().unwrap()]));
+    assert!(err.contains("not a directory"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = docroot();
+    let err = one_clear_line(&run(&[
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-r",
+        dir.path().to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains("failed to bind") && err.contains(&port),
+        "{err}"
+    );
+}
+
+#[test]
+fn serves_logs_and_stops_on_sigterm() {
+    let dir = docroot();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-w", "2"]);
+    assert!(srv.url.starts_with("http://127.0.0.1:"), "{}", srv.url);
+    let reply = get(srv.port, "/hello.txt");
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello\n"), "{reply}");
+    assert!(
+        get(srv.port, "/sub/").starts_with("HTTP/1.1 404"),
+        "listings are off by default"
+    );
+
+    let mut access = String::new();
+    srv.stdout.read_line(&mut access).unwrap();
+    assert!(access.starts_with("127.0.0.1 - - ["), "{access}");
+    assert!(
+        access.contains("] \"GET /hello.txt HTTP/1.1\" 200 6"),
+        "{access}"
+    );
+
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn generate_index_and_quiet_logging() {
+    let dir = docroot();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-g", "-l", "e"]);
+    let page = get(srv.port, "/sub/");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("href=\"a.txt\""), "{page}");
+    // SAFETY: as above.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    srv.stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.is_empty(), "-l e still logged access: {rest}");
+    assert!(srv.child.wait().unwrap().success());
+}
