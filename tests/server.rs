@@ -181,7 +181,7 @@ fn idle_keep_alive_connection_closes_silently_after_the_timeout() {
     let site = site();
     let files = otuserver_core::StaticFiles::new(site.root()).unwrap();
     let mut config = quick_config();
-    config.timeout = Duration::from_millis(500);
+    config.keep_alive_timeout = Duration::from_millis(500);
     let srv = TestServer::start(files, config);
     let mut s = connect(srv.addr);
     s.write_all(b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -28,10 +28,25 @@ pub struct Args {
     #[argh(option, short = 'b', default = "0")]
     pub backlog: u32,
 
-    /// seconds a client may take to send a request head or accept a write
-    /// (default 15)
+    /// seconds a client may take to send a whole request head, and to read
+    /// each part of a response (default 15)
     #[argh(option, short = 't', default = "15")]
     pub timeout: u64,
+
+    /// seconds a kept-alive connection may sit idle between requests
+    /// (default 15)
+    #[argh(option, short = 'k', default = "15")]
+    pub keepalive: u64,
+
+    /// most connections open at once, more get 503; 0 derives it from the
+    /// file-descriptor limit (default 0)
+    #[argh(option, default = "0")]
+    pub max_connections: usize,
+
+    /// least rate in bytes/s at which a client must read a response once
+    /// the timeout has passed; 0 turns the check off (default 4096)
+    #[argh(option, default = "4096")]
+    pub min_rate: u64,
 
     /// bytes read from a socket at a time (default 1024)
     #[argh(option, short = 'c', default = "1024")]

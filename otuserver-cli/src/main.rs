@@ -40,6 +40,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     logger::init(args.loglevel);
+    // Each connection is a descriptor: take all the system allows.
+    if let Err(e) = otuserver_core::raise_fd_limit() {
+        log::warn!("could not raise the open-file limit: {e}");
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -59,6 +63,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         args.backlog
     };
     config.timeout = Duration::from_secs(args.timeout);
+    config.keep_alive_timeout = Duration::from_secs(args.keepalive);
+    config.max_connections = args.max_connections;
+    config.min_send_rate = args.min_rate;
     config.chunk_size = args.chunksize;
     config.max_head_size = args.maxsize;
 
@@ -75,10 +82,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         env!("CARGO_PKG_VERSION"),
         files.root().display()
     );
+    let config = server.config();
     log::info!(
-        "{} workers, timeout {} s, generated listings {}",
-        args.workers,
-        args.timeout,
+        "{} workers, timeout {:?}, keep-alive {:?}, at most {} connections, listings {}",
+        config.workers,
+        config.timeout,
+        config.keep_alive_timeout,
+        config.max_connections,
         if args.generate_index { "on" } else { "off" }
     );
     server.serve(files)?;

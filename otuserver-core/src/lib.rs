@@ -65,7 +65,7 @@ pub use body::Body;
 pub use error::{Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
-pub use server::{Server, ServerConfig, ShutdownHandle};
+pub use server::{Server, ServerConfig, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 
 /// A request as handlers see it: the head only (the static server reads no

@@ -123,6 +123,7 @@ pub fn quick_config() -> ServerConfig {
     let mut config = ServerConfig::default();
     config.workers = 2;
     config.timeout = Duration::from_secs(2);
+    config.keep_alive_timeout = Duration::from_secs(2);
     config
 }
 

@@ -1,20 +1,12 @@
-//! Binding the listening socket, and the one loop that accepts connections
-//! and dispatches them to the workers.
+//! Binding the listening socket, and the descriptor limit it lives by.
 
 use std::fmt::Debug;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::AsRawFd;
-use std::time::Duration;
 
-use polling::{Event, Events};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::Shared;
-use super::pool::Pool;
 use crate::Error;
-
-const LISTENER: usize = 0;
 
 /// Binds the first address of `addr` that binds.
 pub(super) fn bind<A: ToSocketAddrs + Debug>(addr: A, backlog: u32) -> Result<TcpListener, Error> {
@@ -41,68 +33,37 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Accepts connections and hands them to `pool` until the server stops.
-pub(super) fn accept_loop(
-    listener: &TcpListener,
-    shared: &Shared,
-    pool: &Pool,
-) -> Result<(), Error> {
-    listener.set_nonblocking(true)?;
-    // SAFETY: the listener outlives its registration, which is deleted below
-    // before this function returns.
-    unsafe {
-        shared
-            .poller
-            .add(listener.as_raw_fd(), Event::readable(LISTENER))?
+fn nofile() -> io::Result<libc::rlimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    let result = run(listener, shared, pool);
-    let _ = shared.poller.delete(listener);
-    result
-}
-
-fn run(listener: &TcpListener, shared: &Shared, pool: &Pool) -> Result<(), Error> {
-    let mut events = Events::new();
-    while !shared.stopping() {
-        events.clear();
-        match shared.poller.wait(&mut events, None) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-        while !shared.stopping() {
-            match listener.accept() {
-                Ok((stream, peer)) => {
-                    // Accepted sockets must block: workers use timeouts.
-                    if let Err(e) = stream.set_nonblocking(false) {
-                        log::warn!("dropping connection from {peer}: {e}");
-                        continue;
-                    }
-                    if !pool.dispatch((stream, peer)) {
-                        return Err(Error::Io(io::Error::other("every worker has exited")));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if transient(&e) => continue,
-                Err(e) => {
-                    // Out of descriptors or memory: back off instead of
-                    // spinning on a listener that stays readable.
-                    log::error!("accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(100));
-                    break;
-                }
-            }
-        }
-        shared.poller.modify(listener, Event::readable(LISTENER))?;
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-    Ok(())
+    Ok(lim)
 }
 
-/// Errors that concern only the connection being accepted.
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::Interrupted
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
+/// The process's soft limit on open file descriptors.
+pub(super) fn fd_limit() -> io::Result<u64> {
+    Ok(nofile()?.rlim_cur)
+}
+
+/// Raises the process's soft limit on open file descriptors to its hard
+/// limit and returns the new soft limit.
+///
+/// Every connection costs a descriptor, so a server meant for thousands of
+/// clients calls this at start, before [`Server::bind`](crate::Server::bind)
+/// derives its connection cap from the limit.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = nofile()?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid rlimit, read just above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur)
 }

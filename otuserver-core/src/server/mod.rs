@@ -1,21 +1,26 @@
-//! The blocking server: a listener, a pool of worker threads, shutdown.
+//! The server: a listener, an event loop that owns idle and slow
+//! connections, a pool of worker threads that answer requests, shutdown.
 //!
-//! Everything about sockets, timeouts and threads lives here, so handlers
-//! stay blocking and simple. The accept-and-dispatch loop is in
-//! [`listener`]; what happens on one connection is in [`connection`].
+//! Everything about sockets, readiness, timeouts and threads lives here, so
+//! handlers stay blocking and simple. [`event_loop`] accepts connections and
+//! waits for request heads; [`worker`] runs the handler and writes the
+//! response; [`conn`] is the connection they pass between them.
 
-mod connection;
+mod conn;
+mod event_loop;
 mod listener;
-mod pool;
 mod sendfile;
+mod worker;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::{Error, Handler};
-use pool::Registry;
+use conn::Conn;
+
+pub use listener::raise_fd_limit;
 
 /// How a [`Server`] behaves. Start from [`ServerConfig::default`] and change
 /// the fields you need.
@@ -27,10 +32,21 @@ pub struct ServerConfig {
     /// Pending connections the kernel queues before `accept` (default 1024;
     /// Linux caps it at `net.core.somaxconn`).
     pub backlog: u32,
-    /// How long a client may take to send a whole request head, to send the
-    /// next request on a kept-alive connection, and to accept each write of
-    /// the response (default 15 s).
+    /// How long a client may take to send a whole request head (from the
+    /// connection's start, or from the first byte of a later request), and
+    /// the longest a response may wait for the client to read (default
+    /// 15 s). Also bounds how long shutdown waits for responses in flight.
     pub timeout: Duration,
+    /// How long a kept-alive connection may sit idle between requests
+    /// (default 15 s).
+    pub keep_alive_timeout: Duration,
+    /// The least average rate, in bytes a second, at which a client must
+    /// read a response once `timeout` has passed; `0` turns the check off
+    /// (default 4096).
+    pub min_send_rate: u64,
+    /// The most connections open at once; more are answered `503` and
+    /// closed. `0` (the default) derives it from the file-descriptor limit.
+    pub max_connections: usize,
     /// Bytes asked of the socket per read (default 1024).
     pub chunk_size: usize,
     /// The largest request head accepted, in bytes (default 4096).
@@ -47,6 +63,9 @@ impl Default for ServerConfig {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             backlog: 1024,
             timeout: Duration::from_secs(15),
+            keep_alive_timeout: Duration::from_secs(15),
+            min_send_rate: 4096,
+            max_connections: 0,
             chunk_size: 1024,
             max_head_size: 4096,
             max_discard: 64 * 1024,
@@ -66,26 +85,61 @@ impl ServerConfig {
         if self.max_head_size < 16 {
             return bad("maximum head size must be at least 16 bytes");
         }
-        if self.timeout.is_zero() {
-            return bad("timeout must be more than zero");
+        if self.timeout.is_zero() || self.keep_alive_timeout.is_zero() {
+            return bad("timeouts must be more than zero");
         }
         if i32::try_from(self.backlog).is_err() {
             return bad("backlog is too large");
         }
         Ok(())
     }
+
+    /// The connection cap: as configured, or what the descriptor limit
+    /// leaves after room for the files workers open and the server's own.
+    fn resolved_max_connections(&self) -> usize {
+        if self.max_connections != 0 {
+            return self.max_connections;
+        }
+        let reserve = 64 + 2 * self.workers as u64;
+        let limit = listener::fd_limit().unwrap_or(1024);
+        usize::try_from(limit.saturating_sub(reserve).max(16)).unwrap_or(usize::MAX)
+    }
 }
 
-/// State shared by the listener, the workers and every [`ShutdownHandle`].
+/// A connection a worker gives back to the event loop.
+enum Back {
+    /// Between requests.
+    Idle(Conn),
+    /// With part of a head, which must be complete by the deadline.
+    Head(Conn, Instant),
+    /// To be closed after draining what the client still sends.
+    Linger(Conn),
+}
+
+/// State shared by the event loop, the workers and every [`ShutdownHandle`].
 struct Shared {
     stopping: AtomicBool,
     poller: polling::Poller,
-    registry: Registry,
+    queue: worker::Queue,
+    returned: Mutex<Vec<Back>>,
+    open: AtomicUsize,
 }
 
 impl Shared {
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Hands a connection back to the event loop and wakes it.
+    fn give_back(&self, back: Back) {
+        self.lock_returned().push(back);
+        if let Err(e) = self.poller.notify() {
+            log::error!("waking the event loop: {e}");
+        }
+    }
+
+    fn lock_returned(&self) -> MutexGuard<'_, Vec<Back>> {
+        self.returned.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -130,12 +184,16 @@ impl Server {
         config: ServerConfig,
     ) -> Result<Server, Error> {
         config.validate()?;
+        let mut config = config;
+        config.max_connections = config.resolved_max_connections();
         let listener = listener::bind(addr, config.backlog)?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             stopping: AtomicBool::new(false),
             poller: polling::Poller::new()?,
-            registry: Registry::default(),
+            queue: worker::Queue::default(),
+            returned: Mutex::new(Vec::new()),
+            open: AtomicUsize::new(0),
         });
         Ok(Server {
             listener,
@@ -150,6 +208,11 @@ impl Server {
         self.local_addr
     }
 
+    /// The configuration in force, with the connection cap resolved.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
     /// A handle that stops this server from any thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
@@ -158,22 +221,24 @@ impl Server {
     }
 
     /// Serves connections with `handler` until a [`ShutdownHandle`] stops
-    /// the server, then returns once every worker has finished.
+    /// the server, then returns once the workers have finished.
     ///
-    /// Stopping is graceful: no new connection is accepted, responses being
-    /// written are finished, and idle connections are closed.
+    /// Stopping is graceful: no new connection is accepted, idle ones are
+    /// closed, and requests already read are answered (with
+    /// `Connection: close`), waiting for them at most the configured
+    /// `timeout`.
     pub fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
-        let pool = pool::Pool::start(
-            self.config.workers,
-            handler,
-            self.config.clone(),
-            &self.shared,
-        )?;
-        let result = listener::accept_loop(&self.listener, &self.shared, &pool);
+        let config = Arc::new(self.config.clone());
+        let pool = worker::Pool::start(handler, &config, &self.shared)?;
+        let result = event_loop::run(&self.listener, &self.shared, &config);
         // Whatever ended the loop, the server is stopping now.
         self.shared.stopping.store(true, Ordering::Release);
-        self.shared.registry.close_idle();
-        pool.join();
+        self.shared.queue.close();
+        pool.join(Instant::now() + config.timeout);
+        // Connections hold the shared state: drop those left, to close them
+        // and to free it.
+        self.shared.lock_returned().clear();
+        self.shared.queue.clear();
         result
     }
 }
@@ -198,7 +263,6 @@ impl ShutdownHandle {
     /// [`Server::serve`] returns when the server has stopped.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        self.shared.registry.close_idle();
         if let Err(e) = self.shared.poller.notify() {
             log::error!("waking the listener to stop: {e}");
         }

@@ -3,20 +3,18 @@
 
 use std::fs::File;
 use std::io;
-use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 
+use super::conn::Sender;
 use crate::http1;
 
 /// The most `sendfile` moves in one call on Linux.
 const MAX_CHUNK: u64 = 0x7fff_f000;
 
-/// Sends `len` bytes of `file` from `offset` to `stream`.
-///
-/// The socket's send timeout bounds each call; running into it is
-/// `TimedOut`. A file that ends early is `UnexpectedEof`.
+/// Sends `len` bytes of `file` from `offset` through `out`, waiting for the
+/// socket within `out`'s budget. A file that ends early is `UnexpectedEof`.
 pub(super) fn send_file(
-    stream: &mut &TcpStream,
+    out: &mut Sender<'_>,
     file: &File,
     offset: u64,
     len: u64,
@@ -28,15 +26,19 @@ pub(super) fn send_file(
         let chunk = left.min(MAX_CHUNK) as usize;
         // SAFETY: both descriptors stay open for the call (we hold borrows
         // of their owners), and `off` is a valid, exclusive pointer.
-        let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, chunk) };
+        let n =
+            unsafe { libc::sendfile(out.stream.as_raw_fd(), file.as_raw_fd(), &mut off, chunk) };
         match n {
             0 => return Err(http1::shrank(len - left, len)),
-            n if n > 0 => left -= n as u64,
+            n if n > 0 => {
+                left -= n as u64;
+                out.sent(n as usize);
+            }
             _ => {
                 let e = io::Error::last_os_error();
                 match e.kind() {
                     io::ErrorKind::Interrupted => {}
-                    io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
+                    io::ErrorKind::WouldBlock => out.wait_writable()?,
                     _ => return Err(e),
                 }
             }
