@@ -13,4 +13,4 @@ pub use parse::{
     read_head,
 };
 pub(crate) use write::shrank;
-pub use write::{SERVER_NAME, WriteOptions, copy_file, write_response, write_response_with};
+pub use write::{Encoded, SERVER_NAME, WriteOptions, copy_file, encode, write_response};

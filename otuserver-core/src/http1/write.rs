@@ -45,16 +45,109 @@ fn bodiless(status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
-/// Writes `resp` to `w` and returns how many body bytes were sent.
+/// A response turned into bytes: what to send, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Encoded {
+    /// The status line and headers, followed by the body when it is small
+    /// and in memory.
+    pub head: Vec<u8>,
+    /// What goes after `head`: [`Body::Empty`] when `head` holds it all.
+    pub rest: Body,
+    /// How many body bytes the response sends in all (in `head` and
+    /// `rest`); `0` for `HEAD` and bodiless statuses.
+    pub body_len: u64,
+}
+
+/// Encodes `resp` for sending.
 ///
 /// The codec owns `Date`, `Content-Length` and `Connection`: values the
-/// handler set for them are replaced. A file body is copied through a
-/// buffer; a transport that can do better (the server uses `sendfile`)
-/// calls [`write_response_with`]. A file that turns out shorter than its
-/// stated length gives an `UnexpectedEof` error, after which the connection
-/// must be closed.
+/// handler set for them are replaced. `Content-Length` is the body's length
+/// even for `HEAD`, whose body is not sent; `204`, `304` and `1xx` carry
+/// neither.
+pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
+    let (parts, body) = resp.into_parts();
+    let send_body = !opts.head_only && !bodiless(parts.status);
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(parts.status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("Unknown")
+            .as_bytes(),
+    );
+    head.extend_from_slice(b"\r\n");
+    date::with_now(|now| {
+        head.extend_from_slice(b"Date: ");
+        head.extend_from_slice(now.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    });
+    if !parts.headers.contains_key(SERVER) {
+        head.extend_from_slice(b"Server: ");
+        head.extend_from_slice(SERVER_NAME.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &parts.headers {
+        if name == DATE || name == CONTENT_LENGTH || name == CONNECTION {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if !bodiless(parts.status) {
+        head.extend_from_slice(b"Content-Length: ");
+        head.extend_from_slice(body.len().to_string().as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(if opts.keep_alive {
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        b"Connection: close\r\n\r\n"
+    });
+    if !send_body {
+        return Encoded {
+            head,
+            rest: Body::Empty,
+            body_len: 0,
+        };
+    }
+    let body_len = body.len();
+    let rest = match body {
+        Body::Bytes(bytes) if bytes.len() <= COALESCE_LIMIT => {
+            head.extend_from_slice(&bytes);
+            Body::Empty
+        }
+        other => other,
+    };
+    Encoded {
+        head,
+        rest,
+        body_len,
+    }
+}
+
+/// Writes `resp` to `w` and returns how many body bytes were sent.
+///
+/// See [`encode`] for the headers. A file body is copied through a buffer
+/// with [`copy_file`]. A file that turns out shorter than its stated length
+/// gives an `UnexpectedEof` error, after which the connection must be
+/// closed.
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
-    write_response_with(w, resp, opts, copy_file)
+    let encoded = encode(resp, opts);
+    w.write_all(&encoded.head)?;
+    match encoded.rest {
+        Body::Empty => {}
+        Body::Bytes(bytes) => w.write_all(&bytes)?,
+        Body::File { file, offset, len } => {
+            copy_file(w, &file, offset, len)?;
+        }
+    }
+    Ok(encoded.body_len)
 }
 
 /// Copies `len` bytes of `file` from `offset` into `w` through a buffer.
@@ -76,80 +169,4 @@ pub(crate) fn shrank(sent: u64, len: u64) -> io::Error {
         io::ErrorKind::UnexpectedEof,
         format!("file shrank while sending: {sent} of {len} bytes"),
     )
-}
-
-/// Like [`write_response`], with `send_file(w, file, offset, len)` sending a
-/// file body: the head goes out through `w` first, then `send_file` must
-/// send exactly `len` bytes of `file` from `offset`, or fail.
-pub fn write_response_with<W, F>(
-    w: &mut W,
-    resp: Response,
-    opts: WriteOptions,
-    send_file: F,
-) -> io::Result<u64>
-where
-    W: Write,
-    F: FnOnce(&mut W, &File, u64, u64) -> io::Result<u64>,
-{
-    let (parts, body) = resp.into_parts();
-    let send_body = !opts.head_only && !bodiless(parts.status);
-    let mut head = Vec::with_capacity(256);
-    write!(
-        head,
-        "HTTP/1.1 {} {}\r\n",
-        parts.status.as_u16(),
-        parts.status.canonical_reason().unwrap_or("Unknown")
-    )?;
-    date::with_now(|now| {
-        head.extend_from_slice(b"Date: ");
-        head.extend_from_slice(now.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    });
-    if !parts.headers.contains_key(SERVER) {
-        head.extend_from_slice(b"Server: ");
-        head.extend_from_slice(SERVER_NAME.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in &parts.headers {
-        if name == DATE || name == CONTENT_LENGTH || name == CONNECTION {
-            continue;
-        }
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    if !bodiless(parts.status) {
-        write!(head, "Content-Length: {}\r\n", body.len())?;
-    }
-    head.extend_from_slice(if opts.keep_alive {
-        b"Connection: keep-alive\r\n\r\n"
-    } else {
-        b"Connection: close\r\n\r\n"
-    });
-
-    if !send_body {
-        w.write_all(&head)?;
-        return Ok(0);
-    }
-    match body {
-        Body::Empty => {
-            w.write_all(&head)?;
-            Ok(0)
-        }
-        Body::Bytes(bytes) => {
-            if bytes.len() <= COALESCE_LIMIT {
-                head.extend_from_slice(&bytes);
-                w.write_all(&head)?;
-            } else {
-                w.write_all(&head)?;
-                w.write_all(&bytes)?;
-            }
-            Ok(bytes.len() as u64)
-        }
-        Body::File { file, offset, len } => {
-            w.write_all(&head)?;
-            send_file(w, &file, offset, len)
-        }
-    }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use polling::{Event, Events};
 
 use super::conn::{Conn, Fill};
-use super::{Back, ServerConfig, Shared};
+use super::outgoing::{Outgoing, Progress};
+use super::{After, Back, ServerConfig, Shared};
 use crate::http1::{self, HeadLimits, WriteOptions};
 use crate::{Error, response};
 
@@ -37,8 +38,42 @@ enum State {
     Idle { deadline: Instant },
     /// A head is arriving (or, on a new connection, expected).
     Head { deadline: Instant },
+    /// The rest of an answered request's body is arriving, to be dropped.
+    Body { deadline: Instant, left: u64 },
     /// Closing: our side is shut, the client's bytes are read and dropped.
     Linger { deadline: Instant, drained: usize },
+    /// A response the client reads slowly, and what follows it.
+    Write { out: Box<Outgoing>, after: After },
+}
+
+/// The state a connection enters once a response is out, or `None` if it
+/// closes.
+fn state_after(
+    conn: &Conn,
+    after: After,
+    now: Instant,
+    config: &ServerConfig,
+    stopping: bool,
+) -> Option<State> {
+    match after {
+        _ if stopping => None,
+        After::Idle => Some(State::Idle {
+            deadline: now + config.keep_alive_timeout,
+        }),
+        After::SkipBody(left) => Some(State::Body {
+            deadline: now + config.timeout,
+            left,
+        }),
+        After::Linger => conn
+            .stream
+            .shutdown(Shutdown::Write)
+            .ok()
+            .map(|()| State::Linger {
+                deadline: now + LINGER_TIME,
+                drained: 0,
+            }),
+        After::Close => None,
+    }
 }
 
 struct Slot {
@@ -139,7 +174,7 @@ impl Loop<'_> {
                 if ev.key == LISTENER {
                     self.accept(now)?;
                 } else {
-                    self.readable(ev.key, now);
+                    self.ready(ev.key, now);
                 }
             }
             self.take_back(now);
@@ -210,10 +245,11 @@ impl Loop<'_> {
         Ok(())
     }
 
-    /// Reads what a connection sent and decides what follows.
-    fn readable(&mut self, key: usize, now: Instant) {
+    /// Moves a connection on after the poller says its socket is ready.
+    fn ready(&mut self, key: usize, now: Instant) {
         let cap = self.config.max_head_size + self.config.chunk_size;
         let chunk = self.config.chunk_size;
+        let stopping = self.shared.stopping();
         let scratch = &mut self.scratch;
         let Some(slot) = self.slots.get_mut(key) else {
             return;
@@ -237,16 +273,68 @@ impl Loop<'_> {
                 Ok(Fill::Empty) => true,
                 Ok(Fill::Eof) | Err(_) => false,
             },
+            State::Body { left, .. } => match skip(&slot.conn, scratch, left) {
+                Ok(true) => {
+                    // The next request may already be waiting behind the
+                    // body; re-arming reports it at once if so.
+                    slot.state = State::Idle {
+                        deadline: now + self.config.keep_alive_timeout,
+                    };
+                    true
+                }
+                Ok(false) => true,
+                Err(_) => false,
+            },
             State::Linger { drained, .. } => drain(&slot.conn, scratch, drained),
+            State::Write { out, .. } => match out.advance(&slot.conn.stream) {
+                Ok(Progress::Blocked) => true,
+                Ok(Progress::Done) => {
+                    out.log();
+                    let placeholder = State::Idle { deadline: now };
+                    match std::mem::replace(&mut slot.state, placeholder) {
+                        State::Write { after, .. } => {
+                            match state_after(&slot.conn, after, now, self.config, stopping) {
+                                Some(state) => {
+                                    slot.state = state;
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                        _ => false,
+                    }
+                }
+                Err(e) => {
+                    out.log();
+                    log::debug!("writing to {}: {e}", slot.conn.peer);
+                    false
+                }
+            },
         };
-        let rearmed = keep
-            && self.slots.get_mut(key).is_some_and(|slot| {
-                self.shared
-                    .poller
-                    .modify(&slot.conn.stream, Event::readable(key))
-                    .is_ok()
-            });
-        if !rearmed {
+        if keep {
+            self.arm(key);
+        } else {
+            self.slots.remove(key);
+        }
+    }
+
+    /// Asks the poller for the next event a connection waits for: room to
+    /// write while a response is going out, bytes to read otherwise. A
+    /// connection that cannot be watched is closed.
+    fn arm(&mut self, key: usize) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let interest = match slot.state {
+            State::Write { .. } => Event::writable(key),
+            _ => Event::readable(key),
+        };
+        if self
+            .shared
+            .poller
+            .modify(&slot.conn.stream, interest)
+            .is_err()
+        {
             self.slots.remove(key);
         }
     }
@@ -254,42 +342,32 @@ impl Loop<'_> {
     /// Takes back the connections workers are done with for now.
     fn take_back(&mut self, now: Instant) {
         let returned = std::mem::take(&mut *self.shared.lock_returned());
+        let stopping = self.shared.stopping();
         for back in returned {
-            if self.shared.stopping() {
-                continue; // dropped: closed
-            }
             let (mut conn, state) = match back {
+                // A response in flight is finished even when stopping.
+                Back::Write(conn, out, after) => (conn, Some(State::Write { out, after })),
+                _ if stopping => continue, // dropped: closed
                 Back::Idle(conn) => (
                     conn,
-                    State::Idle {
+                    Some(State::Idle {
                         deadline: now + self.config.keep_alive_timeout,
-                    },
+                    }),
                 ),
-                Back::Head(conn, deadline) => (conn, State::Head { deadline }),
+                Back::Head(conn, deadline) => (conn, Some(State::Head { deadline })),
+                Back::Body(conn, left) => {
+                    let state = state_after(&conn, After::SkipBody(left), now, self.config, false);
+                    (conn, state)
+                }
                 Back::Linger(conn) => {
-                    if conn.stream.shutdown(Shutdown::Write).is_err() {
-                        continue;
-                    }
-                    (
-                        conn,
-                        State::Linger {
-                            deadline: now + LINGER_TIME,
-                            drained: 0,
-                        },
-                    )
+                    let state = state_after(&conn, After::Linger, now, self.config, false);
+                    (conn, state)
                 }
             };
+            let Some(state) = state else { continue };
             conn.shrink();
             let key = self.slots.insert(Slot { conn, state });
-            let armed = self.slots.get_mut(key).is_some_and(|slot| {
-                self.shared
-                    .poller
-                    .modify(&slot.conn.stream, Event::readable(key))
-                    .is_ok()
-            });
-            if !armed {
-                self.slots.remove(key);
-            }
+            self.arm(key);
         }
     }
 
@@ -300,13 +378,21 @@ impl Loop<'_> {
             let Some(slot) = self.slots.get_mut(key) else {
                 continue;
             };
-            let expired = match slot.state {
+            let expired = match &slot.state {
                 State::Idle { deadline }
                 | State::Head { deadline }
-                | State::Linger { deadline, .. } => now >= deadline,
+                | State::Body { deadline, .. }
+                | State::Linger { deadline, .. } => now >= *deadline,
+                State::Write { out, .. } => {
+                    now >= out.deadline(self.config.timeout, self.config.min_send_rate)
+                }
             };
             if !expired {
                 continue;
+            }
+            if let State::Write { out, .. } = &slot.state {
+                log::debug!("{} reads too slowly; closing", slot.conn.peer);
+                out.log();
             }
             if matches!(slot.state, State::Head { .. })
                 && slot.conn.buf.iter().any(|b| !b.is_ascii_whitespace())
@@ -325,13 +411,20 @@ impl Loop<'_> {
         Ok(())
     }
 
-    /// Closes every connection the loop holds (at shutdown).
+    /// Closes every connection the loop holds but those still receiving a
+    /// response (at shutdown).
     fn close_all(&mut self) {
         if self.slots.len == 0 {
             return;
         }
         for key in 0..self.slots.slots.len() {
-            self.slots.remove(key);
+            let writing = self
+                .slots
+                .get_mut(key)
+                .is_some_and(|slot| matches!(slot.state, State::Write { .. }));
+            if !writing {
+                self.slots.remove(key);
+            }
         }
     }
 }
@@ -353,6 +446,24 @@ fn drain(conn: &Conn, scratch: &mut [u8], drained: &mut usize) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Reads and drops up to `left` body bytes; `Ok(true)` once all are gone.
+/// The end of the stream before that is an error.
+fn skip(conn: &Conn, scratch: &mut [u8], left: &mut u64) -> io::Result<bool> {
+    while *left > 0 {
+        let want = scratch
+            .len()
+            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+        match (&conn.stream).read(&mut scratch[..want]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => *left -= n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 /// Writes an error response without waiting: it is small and the socket

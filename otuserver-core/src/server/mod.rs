@@ -4,12 +4,14 @@
 //! Everything about sockets, readiness, timeouts and threads lives here, so
 //! handlers stay blocking and simple. [`event_loop`] accepts connections and
 //! waits for request heads; [`worker`] runs the handler and writes the
-//! response; [`conn`] is the connection they pass between them.
+//! response as far as the socket takes it at once; [`outgoing`] is a
+//! response on its way out, finished by the event loop for slow readers;
+//! [`conn`] is the connection they pass between them.
 
 mod conn;
 mod event_loop;
 mod listener;
-mod sendfile;
+mod outgoing;
 mod worker;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -52,8 +54,9 @@ pub struct ServerConfig {
     /// The largest request head accepted, in bytes (default 4096).
     pub max_head_size: usize,
     /// The largest request body read and thrown away to keep a connection
-    /// alive (default 64 KiB); a larger one closes the connection after the
-    /// response.
+    /// alive (default 64 KiB); a larger or chunked one closes the
+    /// connection after the response. Bodies are dropped by the event loop,
+    /// after the response, so a slow body never holds a worker.
     pub max_discard: u64,
 }
 
@@ -112,8 +115,26 @@ enum Back {
     Idle(Conn),
     /// With part of a head, which must be complete by the deadline.
     Head(Conn, Instant),
+    /// Answered, but this many bytes of the request's body are still to
+    /// come and be dropped before the next request.
+    Body(Conn, u64),
     /// To be closed after draining what the client still sends.
     Linger(Conn),
+    /// With a response the client is reading slowly, and what follows it.
+    Write(Conn, Box<outgoing::Outgoing>, After),
+}
+
+/// What a connection does once its response is out.
+#[derive(Clone, Copy)]
+enum After {
+    /// Waits for the next request.
+    Idle,
+    /// Drops this many body bytes still to come, then waits.
+    SkipBody(u64),
+    /// Closes after draining what the client still sends.
+    Linger,
+    /// Closes at once.
+    Close,
 }
 
 /// State shared by the event loop, the workers and every [`ShutdownHandle`].

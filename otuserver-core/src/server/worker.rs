@@ -3,19 +3,18 @@
 //! give the connection back to the event loop.
 
 use std::collections::VecDeque;
-use std::io;
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use http::header::CONNECTION;
-use http::{Method, StatusCode, Version};
+use http::{Method, StatusCode};
 
-use super::conn::{Conn, DeadlineReader, Fill, Sender};
-use super::{Back, ServerConfig, Shared, sendfile};
-use crate::http1::{self, BodyFraming, HeadLimits, WriteOptions, date};
+use super::conn::{Conn, Fill};
+use super::outgoing::{AccessEntry, Outgoing, Progress, access_log_enabled};
+use super::{After, Back, ServerConfig, Shared};
+use crate::http1::{self, BodyFraming, HeadLimits, WriteOptions};
 use crate::{ClientAddr, Handler, RequestError, Response, response};
 
 /// Connections waiting for a worker, in arrival order.
@@ -76,7 +75,7 @@ impl Pool {
         handler: H,
         config: &Arc<ServerConfig>,
         shared: &Arc<Shared>,
-    ) -> io::Result<Pool> {
+    ) -> std::io::Result<Pool> {
         let handler = Arc::new(handler);
         let mut threads = Vec::with_capacity(config.workers);
         for n in 0..config.workers {
@@ -126,7 +125,8 @@ fn work<H: Handler>(handler: &H, config: &ServerConfig, shared: &Shared) {
 }
 
 /// Answers every request `conn` has ready, then hands it back to the event
-/// loop (idle, mid-head, or lingering) or closes it.
+/// loop (idle, mid-head, mid-response, lingering) or closes it. Never waits
+/// for the client.
 fn serve<H: Handler>(mut conn: Conn, handler: &H, config: &ServerConfig, shared: &Shared) {
     let limits = HeadLimits::new(config.max_head_size, config.chunk_size);
     let cap = config.max_head_size + config.chunk_size;
@@ -134,40 +134,42 @@ fn serve<H: Handler>(mut conn: Conn, handler: &H, config: &ServerConfig, shared:
     // clock for this head is already running; a fresh one gets `timeout`.
     let mut head_deadline = Instant::now() + config.timeout;
     loop {
-        let head = match http1::parse_head(&conn.buf, &limits) {
+        let (out, after) = match http1::parse_head(&conn.buf, &limits) {
             Ok(Some(head)) => {
                 conn.buf.drain(..head.len);
-                head
+                answer(&mut conn, head, handler, config, shared)
             }
-            Ok(None) => {
-                if Instant::now() >= head_deadline {
-                    let refused = refuse(&conn, &RequestError::Timeout, config);
-                    return finish(conn, refused, true, shared);
+            Ok(None) if Instant::now() >= head_deadline => {
+                (refuse(&conn, &RequestError::Timeout), After::Linger)
+            }
+            Ok(None) => match conn.fill(config.chunk_size, cap) {
+                Ok(Fill::Data) => continue,
+                Ok(Fill::Empty) if conn.buf.is_empty() => {
+                    return shared.give_back(Back::Idle(conn));
                 }
-                match conn.fill(config.chunk_size, cap) {
-                    Ok(Fill::Data) => continue,
-                    Ok(Fill::Empty) if conn.buf.is_empty() => {
-                        return shared.give_back(Back::Idle(conn));
-                    }
-                    Ok(Fill::Empty) => return shared.give_back(Back::Head(conn, head_deadline)),
-                    Ok(Fill::Eof) | Err(_) => return,
-                }
-            }
-            Err(e) => {
-                let refused = refuse(&conn, &e, config);
-                return finish(conn, refused, true, shared);
-            }
+                Ok(Fill::Empty) => return shared.give_back(Back::Head(conn, head_deadline)),
+                Ok(Fill::Eof) | Err(_) => return,
+            },
+            Err(e) => (refuse(&conn, &e), After::Linger),
         };
-        match answer(&mut conn, head, handler, config, shared) {
-            Ok(Next::KeepAlive) => {}
-            Ok(Next::Close { unread_body }) => {
-                let unread = unread_body || !conn.buf.is_empty();
-                return finish(conn, Ok(()), unread, shared);
+        let Some(mut out) = out else { return };
+        match out.advance(&conn.stream) {
+            Ok(Progress::Done) => out.log(),
+            // The client reads slowly: the event loop writes the rest.
+            Ok(Progress::Blocked) => {
+                return shared.give_back(Back::Write(conn, Box::new(out), after));
             }
             Err(e) => {
-                log::debug!("connection from {}: {e}", conn.peer);
+                out.log();
+                log::debug!("writing to {}: {e}", conn.peer);
                 return;
             }
+        }
+        match after {
+            After::Idle => {}
+            After::SkipBody(left) => return shared.give_back(Back::Body(conn, left)),
+            After::Linger => return shared.give_back(Back::Linger(conn)),
+            After::Close => return,
         }
         if shared.stopping() {
             return;
@@ -185,29 +187,26 @@ fn serve<H: Handler>(mut conn: Conn, handler: &H, config: &ServerConfig, shared:
     }
 }
 
-/// What to do with a connection after a response.
-enum Next {
-    KeepAlive,
-    /// Close it; `unread_body` if the request's body was not read.
-    Close {
-        unread_body: bool,
-    },
-}
-
-/// Reads the rest of the request, runs the handler and writes the response.
+/// Runs the handler on a parsed request and encodes its response; says
+/// what the connection does once the response is out.
 fn answer<H: Handler>(
     conn: &mut Conn,
     head: http1::RequestHead,
     handler: &H,
     config: &ServerConfig,
     shared: &Shared,
-) -> io::Result<Next> {
+) -> (Option<Outgoing>, After) {
     let mut keep_alive = head.keep_alive;
     let mut unread_body = false;
+    let mut body_left = 0;
     match head.body {
         BodyFraming::None => {}
+        // A small body is dropped: what has arrived now, the rest by the
+        // event loop after the response, so no worker waits for a body.
         BodyFraming::Length(n) if n <= config.max_discard => {
-            discard(conn, n, Instant::now() + config.timeout)?;
+            let here = conn.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            conn.buf.drain(..here);
+            body_left = n - here as u64;
         }
         // Too big to read for nothing, or chunked: answer, then close.
         BodyFraming::Length(_) | BodyFraming::Chunked => {
@@ -217,53 +216,53 @@ fn answer<H: Handler>(
     }
 
     let mut request = head.request;
-    let method = request.method().clone();
-    let target = request.uri().to_string();
-    let version = request.version();
+    let head_only = request.method() == Method::HEAD;
+    let line = access_log_enabled().then(|| {
+        format!(
+            "{} {} {:?}",
+            request.method(),
+            request.uri(),
+            request.version()
+        )
+    });
     request.extensions_mut().insert(ClientAddr(conn.peer));
+    let peer = conn.peer;
     let resp = catch_unwind(AssertUnwindSafe(|| handler.handle(request))).unwrap_or_else(|_| {
-        log::error!("handler panicked on {method} {target} from {}", conn.peer);
+        log::error!("handler panicked on a request from {peer}");
         response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
     });
     keep_alive &= !says_close(&resp) && !shared.stopping();
     let status = resp.status();
-    let opts = WriteOptions::new(method == Method::HEAD, keep_alive);
-    let mut out = Sender::new(&conn.stream, config.timeout, config.min_send_rate);
-    let sent = http1::write_response_with(&mut out, resp, opts, sendfile::send_file)?;
-    access_log(conn.peer, Some((&method, &target, version)), status, sent);
-    Ok(if keep_alive {
-        Next::KeepAlive
-    } else {
-        Next::Close { unread_body }
-    })
+    let encoded = http1::encode(resp, WriteOptions::new(head_only, keep_alive));
+    let log = line.map(|line| AccessEntry {
+        peer,
+        line: Some(line),
+        status,
+    });
+    let after = match (keep_alive, body_left) {
+        (true, 0) => After::Idle,
+        (true, left) => After::SkipBody(left),
+        (false, _) if unread_body || body_left > 0 || !conn.buf.is_empty() => After::Linger,
+        (false, _) => After::Close,
+    };
+    (Some(Outgoing::new(encoded, log)), after)
 }
 
-/// Answers a request that could not be read with its error status, if the
-/// client can still hear one.
-fn refuse(conn: &Conn, e: &RequestError, config: &ServerConfig) -> io::Result<()> {
+/// The response to a request that could not be read, if the client can
+/// still hear one.
+fn refuse(conn: &Conn, e: &RequestError) -> Option<Outgoing> {
     log::debug!("bad request from {}: {e}", conn.peer);
-    let Some(status) = e.status() else {
-        return Ok(());
-    };
-    let mut out = Sender::new(&conn.stream, config.timeout, config.min_send_rate);
-    let sent = http1::write_response(
-        &mut out,
+    let status = e.status()?;
+    let encoded = http1::encode(
         response::status_page(status),
         WriteOptions::new(false, false),
-    )?;
-    access_log(conn.peer, None, status, sent);
-    Ok(())
-}
-
-/// Closes a connection after its last response: at once if nothing unread
-/// may be pending, else through the event loop's lingering close, so that
-/// the client reads the response instead of a reset.
-fn finish(conn: Conn, written: io::Result<()>, unread: bool, shared: &Shared) {
-    match written {
-        Ok(()) if unread => shared.give_back(Back::Linger(conn)),
-        Ok(()) => {}
-        Err(e) => log::debug!("connection from {}: {e}", conn.peer),
-    }
+    );
+    let log = access_log_enabled().then_some(AccessEntry {
+        peer: conn.peer,
+        line: None,
+        status,
+    });
+    Some(Outgoing::new(encoded, log))
 }
 
 fn says_close(resp: &Response) -> bool {
@@ -273,50 +272,4 @@ fn says_close(resp: &Response) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("close"))
-}
-
-/// Drops the next `n` body bytes: first those already buffered, then from
-/// the socket, within `deadline`.
-fn discard(conn: &mut Conn, n: u64, deadline: Instant) -> io::Result<()> {
-    let buffered = conn.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-    conn.buf.drain(..buffered);
-    let left = n - buffered as u64;
-    let mut reader = DeadlineReader {
-        stream: &conn.stream,
-        deadline,
-    };
-    let copied = io::copy(&mut io::Read::take(&mut reader, left), &mut io::sink())?;
-    if copied < left {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(())
-}
-
-/// One line in Common Log Format, at info level on the target
-/// `otuserver::access`; `request` is `None` when no request line was read.
-fn access_log(
-    peer: SocketAddr,
-    request: Option<(&Method, &str, Version)>,
-    status: StatusCode,
-    sent: u64,
-) {
-    if !log::log_enabled!(target: "otuserver::access", log::Level::Info) {
-        return;
-    }
-    let line = match request {
-        Some((method, target, version)) => format!("{method} {target} {version:?}"),
-        None => "-".to_owned(),
-    };
-    let sent = if sent == 0 {
-        "-".to_owned()
-    } else {
-        sent.to_string()
-    };
-    log::info!(
-        target: "otuserver::access",
-        "{} - - [{}] \"{line}\" {} {sent}",
-        peer.ip(),
-        date::clf_now(),
-        status.as_u16(),
-    );
 }

@@ -1,0 +1,162 @@
+//! A response on its way out. A worker writes as much as the socket takes
+//! at once; if the client reads slowly, the event loop writes the rest
+//! whenever the socket is writable, so no worker waits for a client. File
+//! bodies go from the page cache to the socket with `sendfile(2)`.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+
+use crate::Body;
+use crate::http1::{self, Encoded, date};
+
+/// The most `sendfile` moves in one call on Linux.
+const MAX_SENDFILE: u64 = 0x7fff_f000;
+
+/// What an access-log line says about a request, kept until its response
+/// is sent. `line` is `None` when no request line could be read.
+pub(super) struct AccessEntry {
+    pub peer: SocketAddr,
+    pub line: Option<String>,
+    pub status: StatusCode,
+}
+
+/// Whether everything has been written.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Progress {
+    Done,
+    /// The socket takes no more for now.
+    Blocked,
+}
+
+pub(super) struct Outgoing {
+    head: Vec<u8>,
+    head_sent: usize,
+    rest: Body,
+    rest_sent: u64,
+    /// Body bytes that travel inside `head`.
+    coalesced: u64,
+    started: Instant,
+    last_progress: Instant,
+    log: Option<AccessEntry>,
+}
+
+impl Outgoing {
+    /// `log` is `None` when access logging is off.
+    pub fn new(encoded: Encoded, log: Option<AccessEntry>) -> Outgoing {
+        let now = Instant::now();
+        Outgoing {
+            coalesced: encoded.body_len - encoded.rest.len(),
+            head: encoded.head,
+            head_sent: 0,
+            rest: encoded.rest,
+            rest_sent: 0,
+            started: now,
+            last_progress: now,
+            log,
+        }
+    }
+
+    /// Writes what `stream` (non-blocking) takes now.
+    pub fn advance(&mut self, mut stream: &TcpStream) -> io::Result<Progress> {
+        while self.head_sent < self.head.len() {
+            match written(stream.write(&self.head[self.head_sent..]))? {
+                Some(n) => {
+                    self.head_sent += n;
+                    self.last_progress = Instant::now();
+                }
+                None => return Ok(Progress::Blocked),
+            }
+        }
+        let len = self.rest.len();
+        while self.rest_sent < len {
+            let step = match &self.rest {
+                Body::Empty => return Ok(Progress::Done),
+                Body::Bytes(bytes) => {
+                    let from = usize::try_from(self.rest_sent).unwrap_or(usize::MAX);
+                    written(stream.write(bytes.get(from..).unwrap_or_default()))?
+                }
+                Body::File { file, offset, .. } => {
+                    let mut off = libc::off_t::try_from(offset + self.rest_sent).map_err(|_| {
+                        io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range")
+                    })?;
+                    let count = (len - self.rest_sent).min(MAX_SENDFILE) as usize;
+                    // SAFETY: both descriptors belong to owners borrowed for
+                    // the call, and `off` is a valid, exclusive pointer.
+                    let n = unsafe {
+                        libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count)
+                    };
+                    if n == 0 {
+                        return Err(http1::shrank(self.rest_sent, len));
+                    }
+                    let result = usize::try_from(n).map_err(|_| io::Error::last_os_error());
+                    written(result)?
+                }
+            };
+            match step {
+                Some(n) => {
+                    self.rest_sent += n as u64;
+                    self.last_progress = Instant::now();
+                }
+                None => return Ok(Progress::Blocked),
+            }
+        }
+        Ok(Progress::Done)
+    }
+
+    /// When the client has read too slowly: nothing taken for `timeout`,
+    /// or, past `timeout`, less than `min_rate` bytes a second on average
+    /// (`0` turns the rate check off).
+    pub fn deadline(&self, timeout: Duration, min_rate: u64) -> Instant {
+        let stalled = self.last_progress + timeout;
+        if min_rate == 0 {
+            return stalled;
+        }
+        let sent = self.head_sent as u64 + self.rest_sent;
+        let earned = Duration::from_secs_f64(sent as f64 / min_rate as f64);
+        stalled.min(self.started + timeout + earned)
+    }
+
+    /// Writes the access-log line, with the body bytes sent so far.
+    pub fn log(&self) {
+        let Some(entry) = &self.log else { return };
+        let head_only = self.head.len() as u64 - self.coalesced;
+        let sent = (self.head_sent as u64 + self.rest_sent).saturating_sub(head_only);
+        let sent = if sent == 0 {
+            "-".to_owned()
+        } else {
+            sent.to_string()
+        };
+        log::info!(
+            target: ACCESS_TARGET,
+            "{} - - [{}] \"{}\" {} {sent}",
+            entry.peer.ip(),
+            date::clf_now(),
+            entry.line.as_deref().unwrap_or("-"),
+            entry.status.as_u16(),
+        );
+    }
+}
+
+/// The log target of access-log lines (Common Log Format, info level).
+pub(super) const ACCESS_TARGET: &str = "otuserver::access";
+
+/// Whether access-log lines are wanted.
+pub(super) fn access_log_enabled() -> bool {
+    log::log_enabled!(target: ACCESS_TARGET, log::Level::Info)
+}
+
+/// A write's outcome: `Some(n)` bytes taken, `None` when the socket is
+/// full; interruptions count as nothing taken yet but not full.
+fn written(result: io::Result<usize>) -> io::Result<Option<usize>> {
+    match result {
+        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(0)),
+        Err(e) => Err(e),
+    }
+}

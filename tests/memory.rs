@@ -1,0 +1,51 @@
+//! Idle connections cost little memory. Its own test binary, so the
+//! process's resident size measures this server alone.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{TestServer, connect, get, read_response, site};
+use otuserver_core::{ServerConfig, StaticFiles};
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn idle_connections_cost_little_memory() {
+    let _ = otuserver_core::raise_fd_limit();
+    let site = site();
+    let mut config = ServerConfig::default();
+    config.workers = 2;
+    config.timeout = Duration::from_secs(30);
+    config.keep_alive_timeout = Duration::from_secs(30);
+    let srv = TestServer::start(StaticFiles::new(site.root()).unwrap(), config);
+    let warm: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(srv.addr).unwrap())
+        .collect();
+    drop(warm);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = rss_kib();
+    let mut held = Vec::new();
+    for _ in 0..2000 {
+        let mut s = connect(srv.addr);
+        s.write_all(b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut s, false).status, 200);
+        held.push(s);
+    }
+    let grown = rss_kib().saturating_sub(before);
+    eprintln!("2000 idle keep-alive connections: +{grown} KiB resident");
+    // 10,000 must stay well under 100 MB: allow 10 KiB a connection here,
+    // client side included.
+    assert!(grown < 20_000, "+{grown} KiB for 2000 idle connections");
+    assert_eq!(get(srv.addr, "/page.html").status, 200);
+}
