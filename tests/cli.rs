@@ -110,6 +110,9 @@ fn version_and_help() {
             "--loglevel",
             "--generate-index",
             "--version",
+            "--keepalive",
+            "--max-connections",
+            "--min-rate",
         ] {
             assert!(help.contains(name), "{flag} lacks {name}: {help}");
         }
@@ -126,6 +129,8 @@ fn bad_flags_are_one_clear_line() {
         &["-w", "0"],
         &["-c", "0"],
         &["-t", "0"],
+        &["-k", "0"],
+        &["--min-rate", "fast"],
     ] {
         let err = one_clear_line(&run(args));
         assert!(
@@ -212,4 +217,44 @@ fn generate_index_and_quiet_logging() {
     srv.stdout.read_to_string(&mut rest).unwrap();
     assert!(rest.is_empty(), "-l e still logged access: {rest}");
     assert!(srv.child.wait().unwrap().success());
+}
+
+#[test]
+fn connection_flags_take_effect() {
+    let dir = docroot();
+    let srv = start(&[
+        "-r",
+        dir.path().to_str().unwrap(),
+        "--max-connections",
+        "1",
+        "-k",
+        "1",
+    ]);
+    let mut idle = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    idle.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 17];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK\r\n");
+    // The one allowed connection is open: the next is refused, with a 503
+    // if it arrives before the close.
+    let mut extra = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = extra.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = extra.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 503 "),
+        "{reply}"
+    );
+    // -k 1: the idle connection closes within about a second.
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
 }

@@ -221,7 +221,7 @@ impl Loop<'_> {
                     "refusing {peer}: {} connections open",
                     self.config.max_connections
                 );
-                refuse_busy(&stream);
+                refuse_busy(&stream, &mut self.scratch);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -285,7 +285,7 @@ impl Loop<'_> {
                 Ok(false) => true,
                 Err(_) => false,
             },
-            State::Linger { drained, .. } => drain(&slot.conn, scratch, drained),
+            State::Linger { drained, .. } => drain(&slot.conn.stream, scratch, drained),
             State::Write { out, .. } => match out.advance(&slot.conn.stream) {
                 Ok(Progress::Blocked) => true,
                 Ok(Progress::Done) => {
@@ -431,9 +431,9 @@ impl Loop<'_> {
 
 /// Reads and drops what a lingering connection sends; `false` once it is
 /// done (end of file, an error, or enough drained).
-fn drain(conn: &Conn, scratch: &mut [u8], drained: &mut usize) -> bool {
+fn drain(stream: &std::net::TcpStream, scratch: &mut [u8], drained: &mut usize) -> bool {
     loop {
-        match (&conn.stream).read(scratch) {
+        match (&*stream).read(scratch) {
             Ok(0) => return false,
             Ok(n) => {
                 *drained += n;
@@ -481,17 +481,22 @@ fn send_now(conn: &Conn, status: http::StatusCode) {
     }
 }
 
-/// Answers a connection over the cap with `503` and closes it.
-fn refuse_busy(stream: &std::net::TcpStream) {
+/// Answers a connection over the cap with `503` and closes it, without
+/// keeping it: reads what its request has sent so far, so that closing
+/// does not reset the connection before the client sees the answer.
+fn refuse_busy(stream: &std::net::TcpStream, scratch: &mut [u8]) {
     let mut bytes = Vec::with_capacity(256);
     let mut resp = response::status_page(http::StatusCode::SERVICE_UNAVAILABLE);
     resp.headers_mut().insert(
         http::header::RETRY_AFTER,
         http::HeaderValue::from_static("1"),
     );
-    if http1::write_response(&mut bytes, resp, WriteOptions::new(false, false)).is_ok() {
-        let _ = (&*stream).write(&bytes);
-    }
+    let _ = http1::write_response(&mut bytes, resp, WriteOptions::new(false, false));
+    let mut drained = 0;
+    let _ = drain(stream, scratch, &mut drained);
+    let _ = (&*stream).write(&bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = drain(stream, scratch, &mut drained);
 }
 
 /// Errors that concern only the connection being accepted.
