@@ -9,8 +9,7 @@ mod write;
 
 pub use date::fmt_http_date;
 pub use parse::{
-    BodyFraming, HeadLimits, MAX_HEADERS, MAX_URI_LEN, RequestHead, head_ready, parse_head,
-    read_head,
+    BodyFraming, HeadLimits, MAX_HEADERS, MAX_URI_LEN, RequestHead, parse_head, read_head,
 };
 pub(crate) use write::shrank;
 pub use write::{Encoded, SERVER_NAME, WriteOptions, copy_file, encode, write_response};

@@ -106,20 +106,6 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
     }
 }
 
-/// Whether [`parse_head`] on `buf` would give an answer (a head or an
-/// error) rather than ask for more bytes; cheaper, since it builds nothing.
-///
-/// A connection owner waiting for a head calls this on every read and hands
-/// the bytes on only when it returns `true`.
-pub fn head_ready(buf: &[u8], limits: &HeadLimits) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
-        Ok(httparse::Status::Partial) => buf.len() >= limits.max_head_size,
-        Ok(httparse::Status::Complete(_)) | Err(_) => true,
-    }
-}
-
 /// Reads one request head from `reader` into `buf` and parses it.
 ///
 /// `buf` carries bytes between calls: whatever follows a head (a body, a

@@ -13,8 +13,8 @@ use super::Shared;
 /// An open client connection: its socket, its address, and the bytes read
 /// from it but not yet used (the start of a head, a pipelined request).
 ///
-/// Dropping it removes the socket from the poller, closes it and counts it
-/// as closed.
+/// Dropping it closes the socket and counts it as closed; the event loop
+/// that owns it removes it from its poller first.
 pub(super) struct Conn {
     pub stream: TcpStream,
     pub peer: SocketAddr,
@@ -79,9 +79,6 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // Deleting a socket that was never added, or is already gone, fails
-        // harmlessly.
-        let _ = self.shared.poller.delete(&self.stream);
         self.shared.open.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -1,23 +1,25 @@
-//! The event loop: one thread that accepts connections and owns each one
-//! while it is idle, while its request head is still arriving, and while it
-//! lingers before closing. A connection goes to the workers only with a
-//! complete head in its buffer, so a slow or silent client never holds a
-//! worker.
+//! The event loops: one per worker thread, each owning the connections it
+//! accepted. A loop waits on all of its sockets at once (non-blocking
+//! sockets, the `polling` crate, a deadline per connection) and answers a
+//! request on the spot once its whole head has arrived. Nothing waits for a
+//! client: idle, silent, trickling and slow-reading clients cost a slot in
+//! a table, not a thread.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events};
+use polling::{Event, Events, PollMode, Poller};
 
+use super::answer::{self, Outcome};
 use super::conn::{Conn, Fill};
 use super::outgoing::{Outgoing, Progress};
-use super::{After, Back, ServerConfig, Shared};
-use crate::http1::{self, HeadLimits, WriteOptions};
-use crate::{Error, response};
+use super::{After, ServerConfig, Shared};
+use crate::http1::{self, WriteOptions};
+use crate::{Error, Handler, response};
 
 /// The listener's key (`polling` keeps `usize::MAX` for itself);
 /// connections use their slot index.
@@ -27,9 +29,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long a closing connection is drained, and how much of it.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024;
-/// Most connections accepted per wake-up, so a flood of new connections
-/// cannot starve the ones already open.
-const ACCEPT_BATCH: usize = 256;
+/// Most connections one loop accepts per wake-up: small, so that the loops
+/// share new connections instead of the first awake taking them all.
+const ACCEPT_BATCH: usize = 4;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -44,36 +46,6 @@ enum State {
     Linger { deadline: Instant, drained: usize },
     /// A response the client reads slowly, and what follows it.
     Write { out: Box<Outgoing>, after: After },
-}
-
-/// The state a connection enters once a response is out, or `None` if it
-/// closes.
-fn state_after(
-    conn: &Conn,
-    after: After,
-    now: Instant,
-    config: &ServerConfig,
-    stopping: bool,
-) -> Option<State> {
-    match after {
-        _ if stopping => None,
-        After::Idle => Some(State::Idle {
-            deadline: now + config.keep_alive_timeout,
-        }),
-        After::SkipBody(left) => Some(State::Body {
-            deadline: now + config.timeout,
-            left,
-        }),
-        After::Linger => conn
-            .stream
-            .shutdown(Shutdown::Write)
-            .ok()
-            .map(|()| State::Linger {
-                deadline: now + LINGER_TIME,
-                drained: 0,
-            }),
-        After::Close => None,
-    }
 }
 
 struct Slot {
@@ -116,55 +88,61 @@ impl Slots {
     }
 }
 
-struct Loop<'a> {
+struct Loop<'a, H> {
     listener: &'a TcpListener,
+    poller: &'a Poller,
     shared: &'a Arc<Shared>,
     config: &'a ServerConfig,
-    limits: HeadLimits,
+    handler: &'a H,
     slots: Slots,
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
     draining_until: Option<Instant>,
 }
 
-/// Runs the event loop until the server has stopped: shutdown asked for,
-/// idle connections closed, and every connection a worker held closed (or
+/// Runs event loop number `index` until the server has stopped: shutdown
+/// asked for, idle connections closed, responses in flight finished (or
 /// the timeout spent waiting for them).
-pub(super) fn run(
+pub(super) fn run<H: Handler>(
+    index: usize,
     listener: &TcpListener,
     shared: &Arc<Shared>,
     config: &ServerConfig,
+    handler: &H,
 ) -> Result<(), Error> {
-    listener.set_nonblocking(true)?;
+    let poller = shared
+        .pollers
+        .get(index)
+        .ok_or_else(|| Error::Config(format!("no poller for event loop {index}")))?;
     // SAFETY: the registration is deleted below, before `run` returns and
     // so before the listener can be dropped.
-    unsafe {
-        shared
-            .poller
-            .add(listener.as_raw_fd(), Event::readable(LISTENER))?
-    };
+    unsafe { poller.add(listener.as_raw_fd(), Event::readable(LISTENER))? };
     let mut lp = Loop {
         listener,
+        poller,
         shared,
         config,
-        limits: HeadLimits::new(config.max_head_size, config.chunk_size),
+        handler,
         slots: Slots::default(),
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         draining_until: None,
     };
     let result = lp.run();
-    let _ = shared.poller.delete(listener);
+    let _ = poller.delete(listener);
+    for key in 0..lp.slots.slots.len() {
+        lp.close(key);
+    }
     result
 }
 
-impl Loop<'_> {
+impl<H: Handler> Loop<'_, H> {
     fn run(&mut self) -> Result<(), Error> {
         let mut events = Events::new();
         let mut last_sweep = Instant::now();
         loop {
             events.clear();
-            match self.shared.poller.wait(&mut events, Some(TICK)) {
+            match self.poller.wait(&mut events, Some(TICK)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
@@ -177,14 +155,13 @@ impl Loop<'_> {
                     self.ready(ev.key, now);
                 }
             }
-            self.take_back(now);
             if self.shared.stopping() {
                 let until = *self.draining_until.get_or_insert_with(|| {
-                    let _ = self.shared.poller.delete(self.listener);
+                    let _ = self.poller.delete(self.listener);
                     now + self.config.timeout
                 });
-                self.close_all();
-                if self.shared.open.load(Ordering::Acquire) == 0 || now >= until {
+                self.close_idle();
+                if self.slots.len == 0 || now >= until {
                     return Ok(());
                 }
             }
@@ -233,14 +210,19 @@ impl Loop<'_> {
                     deadline: now + self.config.timeout,
                 },
             });
-            // SAFETY: `Conn`'s drop deletes the registration before the
-            // socket closes.
-            if unsafe { self.shared.poller.add(fd, Event::readable(key)) }.is_err() {
+            // Level-triggered: a connection stays registered for reading
+            // between requests without re-arming after each one.
+            // SAFETY: `close` deletes the registration before the socket
+            // closes.
+            let added = unsafe {
+                self.poller
+                    .add_with_mode(fd, Event::readable(key), PollMode::Level)
+            };
+            if added.is_err() {
                 self.slots.remove(key);
             }
         }
-        self.shared
-            .poller
+        self.poller
             .modify(self.listener, Event::readable(LISTENER))?;
         Ok(())
     }
@@ -250,124 +232,116 @@ impl Loop<'_> {
         let cap = self.config.max_head_size + self.config.chunk_size;
         let chunk = self.config.chunk_size;
         let stopping = self.shared.stopping();
-        let scratch = &mut self.scratch;
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let keep = match &mut slot.state {
+        let was_writing = matches!(slot.state, State::Write { .. });
+        let outcome = match &mut slot.state {
             State::Idle { .. } | State::Head { .. } => match slot.conn.fill(chunk, cap) {
                 Ok(Fill::Data) => {
-                    if let State::Idle { .. } = slot.state {
-                        slot.state = State::Head {
-                            deadline: now + self.config.timeout,
-                        };
-                    }
-                    if http1::head_ready(&slot.conn.buf, &self.limits) {
-                        if let Some(slot) = self.slots.remove(key) {
-                            self.shared.queue.push(slot.conn);
-                        }
-                        return;
-                    }
-                    true
-                }
-                Ok(Fill::Empty) => true,
-                Ok(Fill::Eof) | Err(_) => false,
-            },
-            State::Body { left, .. } => match skip(&slot.conn, scratch, left) {
-                Ok(true) => {
-                    // The next request may already be waiting behind the
-                    // body; re-arming reports it at once if so.
-                    slot.state = State::Idle {
-                        deadline: now + self.config.keep_alive_timeout,
+                    let deadline = match slot.state {
+                        State::Head { deadline } => deadline,
+                        _ => now + self.config.timeout,
                     };
-                    true
+                    answer::serve(
+                        &mut slot.conn,
+                        deadline,
+                        self.handler,
+                        self.config,
+                        &self.shared.stopping,
+                    )
                 }
-                Ok(false) => true,
-                Err(_) => false,
+                Ok(Fill::Empty) => return,
+                Ok(Fill::Eof) | Err(_) => Outcome::Close,
             },
-            State::Linger { drained, .. } => drain(&slot.conn.stream, scratch, drained),
-            State::Write { out, .. } => match out.advance(&slot.conn.stream) {
-                Ok(Progress::Blocked) => true,
+            State::Body { left, .. } => match skip(&slot.conn, &mut self.scratch, left) {
+                // The next request may already be waiting behind the body;
+                // the level-triggered poller reports it at once if so.
+                Ok(true) => Outcome::Idle,
+                Ok(false) => return,
+                Err(_) => Outcome::Close,
+            },
+            State::Linger { drained, .. } => {
+                if drain(&slot.conn.stream, &mut self.scratch, drained) {
+                    return;
+                }
+                Outcome::Close
+            }
+            State::Write { out, after } => match out.advance(&slot.conn.stream) {
+                Ok(Progress::Blocked) => return,
                 Ok(Progress::Done) => {
                     out.log();
-                    let placeholder = State::Idle { deadline: now };
-                    match std::mem::replace(&mut slot.state, placeholder) {
-                        State::Write { after, .. } => {
-                            match state_after(&slot.conn, after, now, self.config, stopping) {
-                                Some(state) => {
-                                    slot.state = state;
-                                    true
-                                }
-                                None => false,
-                            }
+                    match after {
+                        _ if stopping => Outcome::Close,
+                        // Pipelined requests may wait in the buffer, with no
+                        // new bytes to wake the poller: answer them now.
+                        After::Idle if !slot.conn.buf.is_empty() => {
+                            let deadline = now + self.config.timeout;
+                            answer::serve(
+                                &mut slot.conn,
+                                deadline,
+                                self.handler,
+                                self.config,
+                                &self.shared.stopping,
+                            )
                         }
-                        _ => false,
+                        After::Idle => Outcome::Idle,
+                        After::SkipBody(left) => Outcome::Body(*left),
+                        After::Linger => Outcome::Linger,
+                        After::Close => Outcome::Close,
                     }
                 }
                 Err(e) => {
                     out.log();
                     log::debug!("writing to {}: {e}", slot.conn.peer);
-                    false
+                    Outcome::Close
                 }
             },
         };
-        if keep {
-            self.arm(key);
-        } else {
-            self.slots.remove(key);
-        }
+        self.settle(key, outcome, was_writing, now);
     }
 
-    /// Asks the poller for the next event a connection waits for: room to
-    /// write while a response is going out, bytes to read otherwise. A
-    /// connection that cannot be watched is closed.
-    fn arm(&mut self, key: usize) {
+    /// Puts a connection in the state `outcome` calls for, with the poller
+    /// watching for what that state waits on.
+    fn settle(&mut self, key: usize, outcome: Outcome, was_writing: bool, now: Instant) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let interest = match slot.state {
-            State::Write { .. } => Event::writable(key),
-            _ => Event::readable(key),
+        let state = match outcome {
+            Outcome::Idle => State::Idle {
+                deadline: now + self.config.keep_alive_timeout,
+            },
+            Outcome::Head(deadline) => State::Head { deadline },
+            Outcome::Write(out, after) => State::Write { out, after },
+            Outcome::Body(left) => State::Body {
+                deadline: now + self.config.timeout,
+                left,
+            },
+            Outcome::Linger if slot.conn.stream.shutdown(Shutdown::Write).is_ok() => {
+                State::Linger {
+                    deadline: now + LINGER_TIME,
+                    drained: 0,
+                }
+            }
+            Outcome::Linger | Outcome::Close => return self.close(key),
         };
-        if self
-            .shared
-            .poller
-            .modify(&slot.conn.stream, interest)
-            .is_err()
-        {
-            self.slots.remove(key);
+        if let State::Idle { .. } = state {
+            slot.conn.shrink();
         }
-    }
-
-    /// Takes back the connections workers are done with for now.
-    fn take_back(&mut self, now: Instant) {
-        let returned = std::mem::take(&mut *self.shared.lock_returned());
-        let stopping = self.shared.stopping();
-        for back in returned {
-            let (mut conn, state) = match back {
-                // A response in flight is finished even when stopping.
-                Back::Write(conn, out, after) => (conn, Some(State::Write { out, after })),
-                _ if stopping => continue, // dropped: closed
-                Back::Idle(conn) => (
-                    conn,
-                    Some(State::Idle {
-                        deadline: now + self.config.keep_alive_timeout,
-                    }),
-                ),
-                Back::Head(conn, deadline) => (conn, Some(State::Head { deadline })),
-                Back::Body(conn, left) => {
-                    let state = state_after(&conn, After::SkipBody(left), now, self.config, false);
-                    (conn, state)
-                }
-                Back::Linger(conn) => {
-                    let state = state_after(&conn, After::Linger, now, self.config, false);
-                    (conn, state)
-                }
+        let writing = matches!(state, State::Write { .. });
+        slot.state = state;
+        if writing != was_writing {
+            let interest = if writing {
+                Event::writable(key)
+            } else {
+                Event::readable(key)
             };
-            let Some(state) = state else { continue };
-            conn.shrink();
-            let key = self.slots.insert(Slot { conn, state });
-            self.arm(key);
+            let watched =
+                self.poller
+                    .modify_with_mode(&slot.conn.stream, interest, PollMode::Level);
+            if watched.is_err() {
+                self.close(key);
+            }
         }
     }
 
@@ -390,48 +364,52 @@ impl Loop<'_> {
             if !expired {
                 continue;
             }
-            if let State::Write { out, .. } = &slot.state {
-                log::debug!("{} reads too slowly; closing", slot.conn.peer);
-                out.log();
+            match &slot.state {
+                State::Write { out, .. } => {
+                    log::debug!("{} reads too slowly; closing", slot.conn.peer);
+                    out.log();
+                }
+                State::Head { .. } if slot.conn.buf.iter().any(|b| !b.is_ascii_whitespace()) => {
+                    log::debug!("request head from {} timed out", slot.conn.peer);
+                    send_now(&slot.conn, http::StatusCode::REQUEST_TIMEOUT);
+                }
+                _ => {}
             }
-            if matches!(slot.state, State::Head { .. })
-                && slot.conn.buf.iter().any(|b| !b.is_ascii_whitespace())
-            {
-                log::debug!("request head from {} timed out", slot.conn.peer);
-                send_now(&slot.conn, http::StatusCode::REQUEST_TIMEOUT);
-            }
-            self.slots.remove(key);
+            self.close(key);
         }
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.accept_paused_until = None;
-            self.shared
-                .poller
+            self.poller
                 .modify(self.listener, Event::readable(LISTENER))?;
         }
         Ok(())
     }
 
-    /// Closes every connection the loop holds but those still receiving a
-    /// response (at shutdown).
-    fn close_all(&mut self) {
-        if self.slots.len == 0 {
-            return;
-        }
+    /// Closes every connection but those still receiving a response (at
+    /// shutdown).
+    fn close_idle(&mut self) {
         for key in 0..self.slots.slots.len() {
             let writing = self
                 .slots
                 .get_mut(key)
                 .is_some_and(|slot| matches!(slot.state, State::Write { .. }));
             if !writing {
-                self.slots.remove(key);
+                self.close(key);
             }
+        }
+    }
+
+    /// Stops watching a connection and closes it.
+    fn close(&mut self, key: usize) {
+        if let Some(slot) = self.slots.remove(key) {
+            let _ = self.poller.delete(&slot.conn.stream);
         }
     }
 }
 
 /// Reads and drops what a lingering connection sends; `false` once it is
 /// done (end of file, an error, or enough drained).
-fn drain(stream: &std::net::TcpStream, scratch: &mut [u8], drained: &mut usize) -> bool {
+fn drain(stream: &TcpStream, scratch: &mut [u8], drained: &mut usize) -> bool {
     loop {
         match (&*stream).read(scratch) {
             Ok(0) => return false,
@@ -470,13 +448,8 @@ fn skip(conn: &Conn, scratch: &mut [u8], left: &mut u64) -> io::Result<bool> {
 /// buffer is empty; if it does not fit, the client was not listening.
 fn send_now(conn: &Conn, status: http::StatusCode) {
     let mut bytes = Vec::with_capacity(256);
-    if http1::write_response(
-        &mut bytes,
-        response::status_page(status),
-        WriteOptions::new(false, false),
-    )
-    .is_ok()
-    {
+    let page = response::status_page(status);
+    if http1::write_response(&mut bytes, page, WriteOptions::new(false, false)).is_ok() {
         let _ = (&conn.stream).write(&bytes);
     }
 }
@@ -484,7 +457,7 @@ fn send_now(conn: &Conn, status: http::StatusCode) {
 /// Answers a connection over the cap with `503` and closes it, without
 /// keeping it: reads what its request has sent so far, so that closing
 /// does not reset the connection before the client sees the answer.
-fn refuse_busy(stream: &std::net::TcpStream, scratch: &mut [u8]) {
+fn refuse_busy(stream: &TcpStream, scratch: &mut [u8]) {
     let mut bytes = Vec::with_capacity(256);
     let mut resp = response::status_page(http::StatusCode::SERVICE_UNAVAILABLE);
     resp.headers_mut().insert(

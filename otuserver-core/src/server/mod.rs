@@ -1,26 +1,25 @@
-//! The server: a listener, an event loop that owns idle and slow
-//! connections, a pool of worker threads that answer requests, shutdown.
+//! The server: a listener, and one event loop per worker thread that
+//! accepts connections, waits on them all at once and answers their
+//! requests; shutdown.
 //!
 //! Everything about sockets, readiness, timeouts and threads lives here, so
-//! handlers stay blocking and simple. [`event_loop`] accepts connections and
-//! waits for request heads; [`worker`] runs the handler and writes the
-//! response as far as the socket takes it at once; [`outgoing`] is a
-//! response on its way out, finished by the event loop for slow readers;
-//! [`conn`] is the connection they pass between them.
+//! handlers stay blocking and simple. [`event_loop`] owns connections and
+//! their deadlines; [`answer`] turns the requests in a connection's buffer
+//! into responses; [`outgoing`] is a response on its way out, which the
+//! event loop finishes for slow readers; [`conn`] is a connection.
 
+mod answer;
 mod conn;
 mod event_loop;
 mod listener;
 mod outgoing;
-mod worker;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::{Error, Handler};
-use conn::Conn;
 
 pub use listener::raise_fd_limit;
 
@@ -109,21 +108,6 @@ impl ServerConfig {
     }
 }
 
-/// A connection a worker gives back to the event loop.
-enum Back {
-    /// Between requests.
-    Idle(Conn),
-    /// With part of a head, which must be complete by the deadline.
-    Head(Conn, Instant),
-    /// Answered, but this many bytes of the request's body are still to
-    /// come and be dropped before the next request.
-    Body(Conn, u64),
-    /// To be closed after draining what the client still sends.
-    Linger(Conn),
-    /// With a response the client is reading slowly, and what follows it.
-    Write(Conn, Box<outgoing::Outgoing>, After),
-}
-
 /// What a connection does once its response is out.
 #[derive(Clone, Copy)]
 enum After {
@@ -137,13 +121,13 @@ enum After {
     Close,
 }
 
-/// State shared by the event loop, the workers and every [`ShutdownHandle`].
+/// State shared by the event loops and every [`ShutdownHandle`].
 struct Shared {
     stopping: AtomicBool,
-    poller: polling::Poller,
-    queue: worker::Queue,
-    returned: Mutex<Vec<Back>>,
+    /// Connections open in all loops, for the cap.
     open: AtomicUsize,
+    /// One poller per event loop, so a shutdown can wake each.
+    pollers: Vec<polling::Poller>,
 }
 
 impl Shared {
@@ -151,16 +135,14 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Hands a connection back to the event loop and wakes it.
-    fn give_back(&self, back: Back) {
-        self.lock_returned().push(back);
-        if let Err(e) = self.poller.notify() {
-            log::error!("waking the event loop: {e}");
+    /// Tells every loop to stop, and wakes it to notice.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        for poller in &self.pollers {
+            if let Err(e) = poller.notify() {
+                log::error!("waking an event loop to stop: {e}");
+            }
         }
-    }
-
-    fn lock_returned(&self) -> MutexGuard<'_, Vec<Back>> {
-        self.returned.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -209,12 +191,13 @@ impl Server {
         config.max_connections = config.resolved_max_connections();
         let listener = listener::bind(addr, config.backlog)?;
         let local_addr = listener.local_addr()?;
+        let pollers = (0..config.workers)
+            .map(|_| polling::Poller::new())
+            .collect::<Result<Vec<_>, _>>()?;
         let shared = Arc::new(Shared {
             stopping: AtomicBool::new(false),
-            poller: polling::Poller::new()?,
-            queue: worker::Queue::default(),
-            returned: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
+            pollers,
         });
         Ok(Server {
             listener,
@@ -242,24 +225,72 @@ impl Server {
     }
 
     /// Serves connections with `handler` until a [`ShutdownHandle`] stops
-    /// the server, then returns once the workers have finished.
+    /// the server, then returns once the event loops have finished.
+    ///
+    /// Each of the `workers` threads runs an event loop and calls the
+    /// handler for the requests of the connections it owns, so a handler
+    /// that blocks for long delays the other connections of its thread.
     ///
     /// Stopping is graceful: no new connection is accepted, idle ones are
-    /// closed, and requests already read are answered (with
+    /// closed, and responses already begun are finished (with
     /// `Connection: close`), waiting for them at most the configured
-    /// `timeout`.
+    /// `timeout`. A thread still inside a handler then is left to finish
+    /// on its own.
     pub fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
-        let config = Arc::new(self.config.clone());
-        let pool = worker::Pool::start(handler, &config, &self.shared)?;
-        let result = event_loop::run(&self.listener, &self.shared, &config);
-        // Whatever ended the loop, the server is stopping now.
-        self.shared.stopping.store(true, Ordering::Release);
-        self.shared.queue.close();
-        pool.join(Instant::now() + config.timeout);
-        // Connections hold the shared state: drop those left, to close them
-        // and to free it.
-        self.shared.lock_returned().clear();
-        self.shared.queue.clear();
+        let listener = Arc::new(self.listener);
+        listener.set_nonblocking(true)?;
+        let handler = Arc::new(handler);
+        let config = Arc::new(self.config);
+        let mut threads = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let (listener, shared, config, handler) = (
+                Arc::clone(&listener),
+                Arc::clone(&self.shared),
+                Arc::clone(&config),
+                Arc::clone(&handler),
+            );
+            let spawned = std::thread::Builder::new()
+                .name(format!("otuserver-{index}"))
+                .spawn(move || {
+                    let result = event_loop::run(index, &listener, &shared, &config, &*handler);
+                    if result.is_err() {
+                        // One loop failing stops the server, not just itself.
+                        shared.stop();
+                    }
+                    result
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    self.shared.stop();
+                    threads.clear();
+                    return Err(e.into());
+                }
+            }
+        }
+        let mut deadline = None;
+        while threads.iter().any(|t| !t.is_finished()) {
+            if self.shared.stopping() {
+                let grace = config.timeout + Duration::from_secs(1);
+                let until = *deadline.get_or_insert_with(|| Instant::now() + grace);
+                if Instant::now() >= until {
+                    log::warn!("an event loop is still inside a handler at shutdown; leaving it");
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut result = Ok(());
+        for t in threads {
+            if !t.is_finished() {
+                continue;
+            }
+            match t.join() {
+                Ok(Err(e)) if result.is_ok() => result = Err(e),
+                Ok(_) => {}
+                Err(_) => log::error!("an event loop panicked"),
+            }
+        }
         result
     }
 }
@@ -283,9 +314,6 @@ impl ShutdownHandle {
     /// responses in flight and closes idle connections. Returns at once;
     /// [`Server::serve`] returns when the server has stopped.
     pub fn shutdown(&self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        if let Err(e) = self.shared.poller.notify() {
-            log::error!("waking the listener to stop: {e}");
-        }
+        self.shared.stop();
     }
 }

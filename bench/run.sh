@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: otuserver vs nginx vs lighttpd on loopback, same
+# document root, same machine, one after the other. Installs nginx, lighttpd,
+# wrk and ab (apache2-utils) from apt when missing. Prints one table of
+# figures and otuserver/nginx ratios; exits non-zero if any request failed.
+# Usage: bench/run.sh [seconds per wrk run, default 10]   (about 4 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v nginx >/dev/null || missing+=(nginx)
+command -v lighttpd >/dev/null || missing+=(lighttpd)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v ab >/dev/null || missing+=(apache2-utils)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+cargo build --release -q
+ulimit -n "$(ulimit -Hn)"
+exec python3 bench/run.py "${1:-10}"
