@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -15,6 +16,9 @@ use crate::http1::{self, Encoded, date};
 
 /// The most `sendfile` moves in one call on Linux.
 const MAX_SENDFILE: u64 = 0x7fff_f000;
+/// Files up to this size are read into the head's buffer and leave in one
+/// write: one packet and one wake-up of the client instead of two.
+const INLINE_FILE: u64 = 16 * 1024;
 
 /// What an access-log line says about a request, kept until its response
 /// is sent. `line` is `None` when no request line could be read.
@@ -48,11 +52,24 @@ impl Outgoing {
     /// `log` is `None` when access logging is off.
     pub fn new(encoded: Encoded, log: Option<AccessEntry>) -> Outgoing {
         let now = Instant::now();
+        let (mut head, mut rest) = (encoded.head, encoded.rest);
+        if let Body::File { file, offset, len } = &rest {
+            if *len <= INLINE_FILE {
+                let start = head.len();
+                head.resize(start + *len as usize, 0);
+                // A file that shrank meanwhile stays a file body, for the
+                // sendfile path to report.
+                match file.read_exact_at(&mut head[start..], *offset) {
+                    Ok(()) => rest = Body::Empty,
+                    Err(_) => head.truncate(start),
+                }
+            }
+        }
         Outgoing {
-            coalesced: encoded.body_len - encoded.rest.len(),
-            head: encoded.head,
+            coalesced: encoded.body_len - rest.len(),
+            head,
             head_sent: 0,
-            rest: encoded.rest,
+            rest,
             rest_sent: 0,
             started: now,
             last_progress: now,
@@ -62,8 +79,11 @@ impl Outgoing {
 
     /// Writes what `stream` (non-blocking) takes now.
     pub fn advance(&mut self, mut stream: &TcpStream) -> io::Result<Progress> {
+        // With a file to follow, the head waits for it in the kernel
+        // (MSG_MORE), so both leave in the same packets.
+        let more = matches!(self.rest, Body::File { .. });
         while self.head_sent < self.head.len() {
-            match written(stream.write(&self.head[self.head_sent..]))? {
+            match written(send(stream, &self.head[self.head_sent..], more))? {
                 Some(n) => {
                     self.head_sent += n;
                     self.last_progress = Instant::now();
@@ -147,6 +167,15 @@ pub(super) const ACCESS_TARGET: &str = "otuserver::access";
 /// Whether access-log lines are wanted.
 pub(super) fn access_log_enabled() -> bool {
     log::log_enabled!(target: ACCESS_TARGET, log::Level::Info)
+}
+
+/// `send(2)` on a socket, with `MSG_MORE` if `more`.
+fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    // SAFETY: `buf` is valid for `buf.len()` bytes and the descriptor is
+    // open for the call.
+    let n = unsafe { libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// A write's outcome: `Some(n)` bytes taken, `None` when the socket is

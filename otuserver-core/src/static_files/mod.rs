@@ -3,9 +3,9 @@
 mod listing;
 mod resolve;
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LAST_MODIFIED};
 use http::{Method, StatusCode};
@@ -40,6 +40,8 @@ use resolve::RequestPath;
 #[derive(Debug, Clone)]
 pub struct StaticFiles {
     root: PathBuf,
+    /// The root directory, open: paths are opened relative to it.
+    root_dir: Arc<File>,
     index: String,
     generate_index: bool,
 }
@@ -62,8 +64,10 @@ impl StaticFiles {
             )));
         }
         fs::read_dir(&root).map_err(doc_root)?;
+        let root_dir = Arc::new(File::open(&root).map_err(doc_root)?);
         Ok(StaticFiles {
             root,
+            root_dir,
             index: "index.html".to_owned(),
             generate_index: false,
         })
@@ -89,14 +93,15 @@ impl StaticFiles {
 
     fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
         let path = resolve::decode(req.uri().path())?;
-        let real = resolve::confine(&self.root, &self.root.join(path.relative()))?;
-        let meta = fs::metadata(&real)?;
+        let rel = path.relative();
+        let file = resolve::open_beneath(&self.root_dir, &self.root, &rel)?;
+        let meta = file.metadata()?;
         if meta.is_dir() {
-            self.serve_dir(req, &path, &real)
+            self.serve_dir(req, &path, &rel)
         } else if path.trailing_slash {
             Err(ResolveError::NotFound)
         } else {
-            serve_file(&real)
+            file_response(file, &meta, &rel)
         }
     }
 
@@ -104,7 +109,7 @@ impl StaticFiles {
         &self,
         req: &Request,
         path: &RequestPath,
-        dir: &Path,
+        rel: &Path,
     ) -> Result<Response, ResolveError> {
         if !path.trailing_slash {
             let mut location = path.to_url(true);
@@ -114,31 +119,33 @@ impl StaticFiles {
             }
             return Ok(response::redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
-        match resolve::confine(&self.root, &dir.join(&self.index)) {
-            Ok(index) if index.is_file() => return serve_file(&index),
-            Ok(_) | Err(ResolveError::NotFound) => {}
+        let index = rel.join(&self.index);
+        match resolve::open_beneath(&self.root_dir, &self.root, &index) {
+            Ok(file) => {
+                let meta = file.metadata()?;
+                if meta.is_file() {
+                    return file_response(file, &meta, &index);
+                }
+            }
+            Err(ResolveError::NotFound) => {}
             Err(e) => return Err(e),
         }
         if !self.generate_index {
             return Err(ResolveError::NotFound);
         }
-        let page = listing::render(dir, path)?;
+        let dir = resolve::confine(&self.root, &self.root.join(rel))?;
+        let page = listing::render(&dir, path)?;
         Ok(response::html(page))
     }
 }
 
-fn serve_file(path: &Path) -> Result<Response, ResolveError> {
-    // O_NONBLOCK: a FIFO swapped in after the checks must not block the
-    // worker in open(); it is refused below as not a regular file.
-    let file: File = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
+/// `200 OK` with the open regular `file` as the body, typed by the
+/// extension of `name`.
+fn file_response(file: File, meta: &fs::Metadata, name: &Path) -> Result<Response, ResolveError> {
     if !meta.is_file() {
         return Err(ResolveError::Forbidden);
     }
-    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let mime = mime_guess::from_path(name).first_or_octet_stream();
     let mut resp = Response::new(Body::file(file, meta.len()));
     let headers = resp.headers_mut();
     if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {

@@ -1,10 +1,21 @@
 //! From a request path to a file inside the document root, and never outside.
 //!
 //! Two independent fences: the decoded path is resolved lexically, so `..`
-//! can never climb above the root; then the real path (symlinks followed) is
-//! checked to lie inside the canonical root.
+//! can never climb above the root; then the kernel opens it with
+//! `openat2(RESOLVE_BENEATH)` relative to the root directory, refusing any
+//! symlink that would lead out. Where `openat2` is missing (Linux before
+//! 5.6, some sandboxes), or refuses an absolute symlink that may still stay
+//! inside, the real path (symlinks followed) is checked against the
+//! canonical root instead.
 
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
@@ -89,6 +100,80 @@ pub(crate) fn decode(raw: &str) -> Result<RequestPath, ResolveError> {
     })
 }
 
+/// Flags for every file we open: read-only, and `O_NONBLOCK` so that a FIFO
+/// swapped in after a check cannot block the thread in `open` (anything
+/// but a regular file or directory is refused after opening).
+const OPEN_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK;
+
+/// The kernel's `struct open_how` (its layout is part of the Linux ABI;
+/// libc's own is non-exhaustive and cannot be built).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// Cleared once `openat2` turns out to be unavailable.
+static HAVE_OPENAT2: AtomicBool = AtomicBool::new(true);
+
+/// Opens `rel` (a lexically resolved relative path) inside the root, never
+/// outside it. `root_dir` is the open root directory, `root` its canonical
+/// path.
+pub(crate) fn open_beneath(root_dir: &File, root: &Path, rel: &Path) -> Result<File, ResolveError> {
+    if HAVE_OPENAT2.load(Ordering::Relaxed) {
+        let name = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel
+        };
+        let c_name =
+            CString::new(name.as_os_str().as_bytes()).map_err(|_| ResolveError::BadPath)?;
+        let how = OpenHow {
+            flags: OPEN_FLAGS as u64,
+            mode: 0,
+            resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: the path is NUL-terminated, `how` is a valid open_how of
+        // the size passed, and the directory descriptor is open.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root_dir.as_raw_fd(),
+                c_name.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if let Ok(fd) = libc::c_int::try_from(fd) {
+            if fd >= 0 {
+                // SAFETY: openat2 returned a new descriptor that we own.
+                return Ok(unsafe { File::from_raw_fd(fd) });
+            }
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOSYS) | Some(libc::EPERM) => HAVE_OPENAT2.store(false, Ordering::Relaxed),
+            // A symlink that is absolute or climbs out: the slow path tells
+            // an absolute one that stays inside from one that leaves.
+            Some(libc::EXDEV) => {}
+            _ => return Err(e.into()),
+        }
+    }
+    open_checked(root, rel)
+}
+
+/// Opens `rel` inside `root` after checking its real path: the way without
+/// `openat2`.
+fn open_checked(root: &Path, rel: &Path) -> Result<File, ResolveError> {
+    let real = confine(root, &root.join(rel))?;
+    Ok(OpenOptions::new()
+        .read(true)
+        .custom_flags(OPEN_FLAGS)
+        .open(real)?)
+}
+
 /// The real path of `candidate`, if and only if it exists and lies inside
 /// `root` (which must itself be canonical).
 pub(crate) fn confine(root: &Path, candidate: &Path) -> Result<PathBuf, ResolveError> {
@@ -152,6 +237,55 @@ mod tests {
         ] {
             assert!(matches!(decode(raw), Err(ResolveError::BadPath)), "{raw}");
         }
+    }
+
+    #[test]
+    fn both_ways_of_opening_keep_to_the_root() {
+        let base = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = base.path().join("root");
+        let setup = || -> io::Result<()> {
+            std::fs::create_dir_all(root.join("sub"))?;
+            std::fs::write(base.path().join("secret"), "secret")?;
+            std::fs::write(root.join("sub/file"), "file")?;
+            std::os::unix::fs::symlink(base.path().join("secret"), root.join("out"))?;
+            std::os::unix::fs::symlink(root.join("sub/file"), root.join("abs-in"))?;
+            std::os::unix::fs::symlink("sub/file", root.join("rel-in"))?;
+            std::os::unix::fs::symlink("../../secret", root.join("sub/up"))?;
+            Ok(())
+        };
+        setup().unwrap_or_else(|e| panic!("{e}"));
+        let root = root.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        let dir = File::open(&root).unwrap_or_else(|e| panic!("{e}"));
+        for (rel, inside) in [
+            ("sub/file", true),
+            ("abs-in", true),
+            ("rel-in", true),
+            ("", true),
+            ("out", false),
+            ("sub/up", false),
+        ] {
+            let rel = Path::new(rel);
+            for (way, opened) in [
+                ("openat2", open_beneath(&dir, &root, rel)),
+                ("real path", open_checked(&root, rel)),
+            ] {
+                match opened {
+                    Ok(_) => assert!(inside, "{way} opened {} outside the root", rel.display()),
+                    Err(e) => {
+                        assert!(!inside, "{way} refused {}: {e}", rel.display());
+                        assert!(
+                            matches!(e, ResolveError::Forbidden),
+                            "{way} {}: {e}",
+                            rel.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(matches!(
+            open_beneath(&dir, &root, Path::new("missing")),
+            Err(ResolveError::NotFound)
+        ));
     }
 
     #[test]
