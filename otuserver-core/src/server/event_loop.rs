@@ -29,9 +29,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long a closing connection is drained, and how much of it.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024;
-/// Most connections one loop accepts per wake-up: small, so that the loops
-/// share new connections instead of the first awake taking them all.
-const ACCEPT_BATCH: usize = 4;
+/// Most connections one loop accepts per wake-up, so that a burst of new
+/// connections cannot starve the open ones.
+const ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -97,6 +97,8 @@ struct Loop<'a, H> {
     slots: Slots,
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
+    /// Whether the last new connection was left to the other loops.
+    deferred: bool,
     draining_until: Option<Instant>,
 }
 
@@ -126,6 +128,7 @@ pub(super) fn run<H: Handler>(
         slots: Slots::default(),
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
+        deferred: false,
         draining_until: None,
     };
     let result = lp.run();
@@ -177,6 +180,18 @@ impl<H: Handler> Loop<'_, H> {
         if self.shared.stopping() {
             return Ok(());
         }
+        // Every loop wakes for a new connection; one already holding more
+        // than its share leaves it to the others for a tick, so connections,
+        // and so latency, spread evenly over the threads. Only for a tick:
+        // the others may be busy in a handler.
+        let loops = self.shared.pollers.len().max(1);
+        let share = self.shared.open.load(Ordering::Acquire) / loops + ACCEPT_BATCH;
+        if loops > 1 && self.slots.len > share && !self.deferred {
+            self.deferred = true;
+            self.accept_paused_until = Some(now + TICK);
+            return Ok(());
+        }
+        self.deferred = false;
         for _ in 0..ACCEPT_BATCH {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
