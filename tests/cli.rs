@@ -210,7 +210,7 @@ fn generate_index_and_quiet_logging() {
     let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-g", "-l", "e"]);
     let page = get(srv.port, "/sub/");
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
-    assert!(page.contains("href=\"a.txt\""), "{page}");
+    assert!(page.contains("href=\"./a.txt\""), "{page}");
     // SAFETY: as above.
     unsafe { libc::kill(srv.child.id() as i32, libc::SIGINT) };
     let mut rest = String::new();

@@ -128,7 +128,8 @@ fn malformed_input_maps_to_its_status() {
         (b"GET /\r\n\r\n", bad), // HTTP/0.9
         (b"GET / FOO/1.1\r\nHost: x\r\n\r\n", bad),
         (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED)),
-        (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED)),
+        (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED)),
+        (b"GET / HTTP/0.9\r\nHost: x\r\n\r\n", Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED)),
         (b"GET / HTTP/1.1\r\n\r\n", bad), // no Host
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", bad),
         (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", bad),
@@ -377,4 +378,33 @@ fn file_bodies_stream_from_an_offset_and_detect_shrinking() {
     )
     .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
+fn a_higher_http1_minor_version_is_handled_as_1_1() {
+    let head = parse(b"GET /x HTTP/1.7\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(head.request.version(), Version::HTTP_11);
+    assert!(head.keep_alive);
+    // Not an error while the request line is still arriving.
+    assert!(matches!(parse_head(b"GET / HTTP/1.2", &limits()), Ok(None)));
+    assert!(matches!(
+        parse_head(b"GET / HTTP/1.2\r\nHo", &limits()),
+        Ok(None)
+    ));
+}
+
+#[test]
+fn handlers_cannot_set_transfer_encoding() {
+    let mut resp = response::text("abc");
+    resp.headers_mut()
+        .insert("transfer-encoding", "chunked".parse().unwrap());
+    let text = written(resp, WriteOptions::new(false, true));
+    assert!(
+        !text.to_ascii_lowercase().contains("transfer-encoding"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Content-Length: 3\r\nConnection: keep-alive\r\n\r\nabc"),
+        "{text}"
+    );
 }

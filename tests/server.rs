@@ -343,3 +343,18 @@ fn many_clients_at_once() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn expect_continue_with_an_unsent_body_closes_after_the_answer() {
+    let (_site, srv) = serve();
+    let mut s = connect(srv.addr);
+    s.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut s, false);
+    assert_eq!((r.status, r.header("connection")), (405, Some("close")));
+    // What the client sends next is never taken for a request or a body.
+    let _ = s.write_all(b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(read_all(&mut s).is_empty());
+}

@@ -140,3 +140,41 @@ pub enum Error {
     #[error("server I/O error: {0}")]
     Io(#[from] io::Error),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_system_errors_map_to_statuses() {
+        let status = |e: io::Error| ResolveError::from(e).status();
+        assert_eq!(
+            status(io::ErrorKind::PermissionDenied.into()),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::EACCES)),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::ELOOP)),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(io::ErrorKind::NotFound.into()),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::ENOTDIR)),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::ENAMETOOLONG)),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::EIO)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

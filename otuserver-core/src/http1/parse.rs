@@ -95,10 +95,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
         Err(httparse::Error::TooManyHeaders) => {
             Err(RequestError::TooManyHeaders { limit: MAX_HEADERS })
         }
-        Err(httparse::Error::Version) if names_other_version(buf) => {
-            Err(RequestError::UnsupportedVersion)
-        }
-        Err(httparse::Error::Version) => Err(RequestError::Malformed("bad request line")),
+        Err(httparse::Error::Version) => other_version(buf, limits),
         Err(httparse::Error::Token) => Err(RequestError::Malformed("bad method")),
         Err(httparse::Error::HeaderName) => Err(RequestError::Malformed("bad header field name")),
         Err(httparse::Error::HeaderValue) => Err(RequestError::Malformed("bad header field value")),
@@ -166,22 +163,49 @@ fn too_large(buf: &[u8], limit: usize) -> RequestError {
     }
 }
 
-/// Whether the request line ends in a well-formed `HTTP/x.y` other than 1.0
-/// and 1.1 (505), as opposed to garbage (400).
-fn names_other_version(buf: &[u8]) -> bool {
-    let line = buf
-        .split(|&b| b == b'\n')
-        .find(|l| !l.is_empty() && *l != b"\r");
-    let Some(line) = line else { return false };
+/// Where the request line names its version: the offset of `HTTP/x.y`
+/// in `buf`, with `x` and `y`, if it is well-formed.
+fn version_token(buf: &[u8]) -> Option<(usize, u8, u8)> {
+    let start = buf.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
+    let len = buf.get(start..)?.iter().position(|&b| b == b'\n')?;
+    let line = buf.get(start..start + len)?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(version) = line.rsplit(|&b| b == b' ').next() else {
-        return false;
-    };
-    match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] => {
-            major.is_ascii_digit() && minor.is_ascii_digit()
+    let at = start + line.iter().rposition(|&b| b == b' ')? + 1;
+    match buf.get(at..start + line.len())? {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Some((at, *major, *minor))
         }
-        _ => false,
+        _ => None,
+    }
+}
+
+/// RFC 9112 section 2.3: a request in HTTP/1.x with x above 1 is handled
+/// as HTTP/1.1; another major version gets 505; garbage gets 400.
+fn other_version(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, RequestError> {
+    let start = buf
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(0);
+    if !buf.get(start..).is_some_and(|rest| rest.contains(&b'\n')) {
+        // The request line is not complete yet.
+        return if buf.len() >= limits.max_head_size {
+            Err(too_large(buf, limits.max_head_size))
+        } else {
+            Ok(None)
+        };
+    }
+    match version_token(buf) {
+        Some((at, b'1', minor)) if minor > b'1' => {
+            let mut as_11 = buf.to_vec();
+            if let Some(digit) = as_11.get_mut(at + 7) {
+                *digit = b'1';
+            }
+            parse_head(&as_11, limits)
+        }
+        Some(_) => Err(RequestError::UnsupportedVersion),
+        None => Err(RequestError::Malformed("bad request line")),
     }
 }
 

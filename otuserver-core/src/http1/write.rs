@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use http::StatusCode;
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 
 use crate::http1::date;
 use crate::{Body, Response};
@@ -61,8 +61,9 @@ pub struct Encoded {
 
 /// Encodes `resp` for sending.
 ///
-/// The codec owns `Date`, `Content-Length` and `Connection`: values the
-/// handler set for them are replaced. `Content-Length` is the body's length
+/// The codec owns `Date`, `Content-Length`, `Connection` and
+/// `Transfer-Encoding` (it always sends a length): values the handler set
+/// for them are replaced or dropped. `Content-Length` is the body's length
 /// even for `HEAD`, whose body is not sent; `204`, `304` and `1xx` carry
 /// neither.
 pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
@@ -91,7 +92,8 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
         head.extend_from_slice(b"\r\n");
     }
     for (name, value) in &parts.headers {
-        if name == DATE || name == CONTENT_LENGTH || name == CONNECTION {
+        if name == DATE || name == CONTENT_LENGTH || name == CONNECTION || name == TRANSFER_ENCODING
+        {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());

@@ -98,6 +98,14 @@ fn answer<H: Handler>(
             let here = conn.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
             conn.buf.drain(..here);
             body_left = n - here as u64;
+            // A client waiting for 100 Continue that gets a final status
+            // may never send the body: what it sends next would be taken
+            // for body bytes. Close instead of guessing.
+            if body_left > 0 && head.request.headers().contains_key(http::header::EXPECT) {
+                keep_alive = false;
+                unread_body = true;
+                body_left = 0;
+            }
         }
         // Too big to read for nothing, or chunked: answer, then close.
         BodyFraming::Length(_) | BodyFraming::Chunked => {

@@ -387,6 +387,9 @@ impl<H: Handler> Loop<'_, H> {
                 State::Head { .. } if slot.conn.buf.iter().any(|b| !b.is_ascii_whitespace()) => {
                     log::debug!("request head from {} timed out", slot.conn.peer);
                     send_now(&slot.conn, http::StatusCode::REQUEST_TIMEOUT);
+                    // Linger, so the 408 is not lost to a reset.
+                    self.settle(key, Outcome::Linger, false, now);
+                    continue;
                 }
                 _ => {}
             }

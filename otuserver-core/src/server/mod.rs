@@ -23,6 +23,10 @@ use crate::{Error, Handler};
 
 pub use listener::raise_fd_limit;
 
+/// The longest timeout accepted: deadlines are instants, which overflow
+/// far out.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How a [`Server`] behaves. Start from [`ServerConfig::default`] and change
 /// the fields you need.
 #[derive(Debug, Clone)]
@@ -89,6 +93,9 @@ impl ServerConfig {
         }
         if self.timeout.is_zero() || self.keep_alive_timeout.is_zero() {
             return bad("timeouts must be more than zero");
+        }
+        if self.timeout > MAX_TIMEOUT || self.keep_alive_timeout > MAX_TIMEOUT {
+            return bad("timeouts must be at most a day");
         }
         if i32::try_from(self.backlog).is_err() {
             return bad("backlog is too large");
@@ -252,7 +259,11 @@ impl Server {
             let spawned = std::thread::Builder::new()
                 .name(format!("otuserver-{index}"))
                 .spawn(move || {
-                    let result = event_loop::run(index, &listener, &shared, &config, &*handler);
+                    let run = || event_loop::run(index, &listener, &shared, &config, &*handler);
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                        .unwrap_or_else(|_| {
+                            Err(Error::Io(std::io::Error::other("an event loop panicked")))
+                        });
                     if result.is_err() {
                         // One loop failing stops the server, not just itself.
                         shared.stop();
@@ -288,7 +299,10 @@ impl Server {
             match t.join() {
                 Ok(Err(e)) if result.is_ok() => result = Err(e),
                 Ok(_) => {}
-                Err(_) => log::error!("an event loop panicked"),
+                Err(_) if result.is_ok() => {
+                    result = Err(Error::Io(std::io::Error::other("an event loop panicked")));
+                }
+                Err(_) => {}
             }
         }
         result

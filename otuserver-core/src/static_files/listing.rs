@@ -1,14 +1,15 @@
 //! The generated directory listing page.
 
 use std::fmt::Write as _;
-use std::fs;
+use std::fs::{self, File};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::SystemTime;
 
 use percent_encoding::percent_encode;
 
-use super::resolve::{RequestPath, SEGMENT};
+use super::resolve::{self, RequestPath, SEGMENT};
 use crate::http1::fmt_http_date;
 
 struct Entry {
@@ -19,21 +20,35 @@ struct Entry {
     modified: Option<SystemTime>,
 }
 
-/// An HTML page listing `dir`, which the client asked for as `path`.
+/// An HTML page listing the directory `dir` (open), which is `rel` under
+/// the root and which the client asked for as `path`.
 ///
-/// Directories come first, then files, each group sorted by name. Entries
-/// whose metadata cannot be read (a dangling symlink, a race with a delete)
-/// are left out.
-pub(crate) fn render(dir: &Path, path: &RequestPath) -> std::io::Result<String> {
+/// Directories come first, then files, each group sorted by name. Each
+/// entry is opened the way a request for it would be, so an entry that
+/// could not be served (a symlink out of the root, an unreadable file, a
+/// FIFO) is left out, and nothing about its target shows.
+pub(crate) fn render(
+    dir: &File,
+    rel: &Path,
+    root_dir: &File,
+    root: &Path,
+    path: &RequestPath,
+) -> std::io::Result<String> {
     let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
+    for entry in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
         let Ok(entry) = entry else { continue };
-        let Ok(meta) = fs::metadata(entry.path()) else {
+        let raw = entry.file_name();
+        let Ok(file) = resolve::open_beneath(root_dir, root, &rel.join(&raw)) else {
             continue;
         };
-        let raw = entry.file_name();
+        let Ok(meta) = file.metadata() else { continue };
         let is_dir = meta.is_dir();
-        let mut href: String = percent_encode(raw.as_bytes(), SEGMENT).collect();
+        if !is_dir && !meta.is_file() {
+            continue;
+        }
+        // "./" first, so that a name like "javascript:..." stays a path.
+        let mut href = String::from("./");
+        href.extend(percent_encode(raw.as_bytes(), SEGMENT));
         if is_dir {
             href.push('/');
         }
@@ -77,7 +92,7 @@ pub(crate) fn render(dir: &Path, path: &RequestPath) -> std::io::Result<String> 
         let _ = writeln!(
             page,
             "<tr><td><a href=\"{}\">{}{slash}</a></td><td class=\"size\">{size}</td><td>{modified}</td></tr>",
-            e.href,
+            escape(&e.href),
             escape(&e.name),
         );
     }

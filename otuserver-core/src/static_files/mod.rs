@@ -97,7 +97,7 @@ impl StaticFiles {
         let file = resolve::open_beneath(&self.root_dir, &self.root, &rel)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
-            self.serve_dir(req, &path, &rel)
+            self.serve_dir(req, &path, &rel, &file)
         } else if path.trailing_slash {
             Err(ResolveError::NotFound)
         } else {
@@ -110,12 +110,18 @@ impl StaticFiles {
         req: &Request,
         path: &RequestPath,
         rel: &Path,
+        dir: &File,
     ) -> Result<Response, ResolveError> {
         if !path.trailing_slash {
             let mut location = path.to_url(true);
             if let Some(query) = req.uri().query() {
+                // Raw bytes above 0x7f are legal in a request-target but not
+                // in a header value.
                 location.push('?');
-                location.push_str(query);
+                location.extend(percent_encoding::utf8_percent_encode(
+                    query,
+                    percent_encoding::CONTROLS,
+                ));
             }
             return Ok(response::redirect(StatusCode::MOVED_PERMANENTLY, &location));
         }
@@ -133,8 +139,7 @@ impl StaticFiles {
         if !self.generate_index {
             return Err(ResolveError::NotFound);
         }
-        let dir = resolve::confine(&self.root, &self.root.join(rel))?;
-        let page = listing::render(&dir, path)?;
+        let page = listing::render(dir, rel, &self.root_dir, &self.root, path)?;
         Ok(response::html(page))
     }
 }

@@ -154,24 +154,33 @@ pub(crate) fn open_beneath(root_dir: &File, root: &Path, rel: &Path) -> Result<F
         }
         let e = io::Error::last_os_error();
         match e.raw_os_error() {
-            Some(libc::ENOSYS) | Some(libc::EPERM) => HAVE_OPENAT2.store(false, Ordering::Relaxed),
-            // A symlink that is absolute or climbs out: the slow path tells
-            // an absolute one that stays inside from one that leaves.
-            Some(libc::EXDEV) => {}
+            Some(libc::ENOSYS) => HAVE_OPENAT2.store(false, Ordering::Relaxed),
+            // A symlink that is absolute or climbs out (EXDEV), or a
+            // sandbox that refuses the call (EPERM): the checked path tells
+            // an absolute link that stays inside from one that leaves.
+            Some(libc::EXDEV) | Some(libc::EPERM) => {}
             _ => return Err(e.into()),
         }
     }
     open_checked(root, rel)
 }
 
-/// Opens `rel` inside `root` after checking its real path: the way without
-/// `openat2`.
+/// Opens `rel` inside `root` after checking its real path, and checks what
+/// was opened again, since a symlink may have been swapped in between: the
+/// way without `openat2`.
 fn open_checked(root: &Path, rel: &Path) -> Result<File, ResolveError> {
     let real = confine(root, &root.join(rel))?;
-    Ok(OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(OPEN_FLAGS)
-        .open(real)?)
+        .open(real)?;
+    let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .map_err(|_| ResolveError::Forbidden)?;
+    if opened.starts_with(root) {
+        Ok(file)
+    } else {
+        Err(ResolveError::Forbidden)
+    }
 }
 
 /// The real path of `candidate`, if and only if it exists and lies inside
@@ -256,6 +265,10 @@ mod tests {
         setup().unwrap_or_else(|e| panic!("{e}"));
         let root = root.canonicalize().unwrap_or_else(|e| panic!("{e}"));
         let dir = File::open(&root).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            HAVE_OPENAT2.load(Ordering::Relaxed),
+            "openat2 is unavailable here: only the fallback would be tested"
+        );
         for (rel, inside) in [
             ("sub/file", true),
             ("abs-in", true),
