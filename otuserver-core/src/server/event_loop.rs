@@ -32,6 +32,9 @@ const LINGER_BYTES: usize = 64 * 1024;
 /// Most connections one loop accepts per wake-up, so that a burst of new
 /// connections cannot starve the open ones.
 const ACCEPT_BATCH: usize = 64;
+/// How many connections above an even share a loop may hold before it
+/// leaves new ones to the other loops.
+const SHARE_SLACK: usize = 2;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -97,7 +100,7 @@ struct Loop<'a, H> {
     slots: Slots,
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
-    /// Whether the last new connection was left to the other loops.
+    /// Whether this loop let the last wake-up for new connections pass.
     deferred: bool,
     draining_until: Option<Instant>,
 }
@@ -180,19 +183,20 @@ impl<H: Handler> Loop<'_, H> {
         if self.shared.stopping() {
             return Ok(());
         }
-        // Every loop wakes for a new connection; one already holding more
-        // than its share leaves it to the others for a tick, so connections,
-        // and so latency, spread evenly over the threads. Only for a tick:
-        // the others may be busy in a handler.
+
         let loops = self.shared.pollers.len().max(1);
-        let share = self.shared.open.load(Ordering::Acquire) / loops + ACCEPT_BATCH;
-        if loops > 1 && self.slots.len > share && !self.deferred {
-            self.deferred = true;
-            self.accept_paused_until = Some(now + TICK);
-            return Ok(());
-        }
-        self.deferred = false;
         for _ in 0..ACCEPT_BATCH {
+            // Every loop wakes for a new connection. One holding more than
+            // its share lets it pass once, so the others (awake too) take it,
+            // and connections, and so latency, spread evenly over the
+            // threads. If no other loop takes it, the listener wakes this
+            // one again at once.
+            let share = self.shared.open.load(Ordering::Acquire) / loops + SHARE_SLACK;
+            if loops > 1 && self.slots.len > share && !self.deferred {
+                self.deferred = true;
+                break;
+            }
+            self.deferred = false;
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
