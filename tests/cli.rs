@@ -113,6 +113,7 @@ fn version_and_help() {
             "--keepalive",
             "--max-connections",
             "--min-rate",
+            "--cache-ms",
         ] {
             assert!(help.contains(name), "{flag} lacks {name}: {help}");
         }

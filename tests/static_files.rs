@@ -351,3 +351,43 @@ fn redirect_keeps_a_raw_utf8_query() {
     assert_eq!(r.status, 301);
     assert_eq!(r.header("location"), Some("/dir2/?q=%C3%A9"));
 }
+
+fn body_of(files: &StaticFiles, path: &str) -> Vec<u8> {
+    let resp = files.handle(Request::builder().uri(path).body(()).unwrap());
+    let mut out = Vec::new();
+    otuserver_core::http1::write_response(
+        &mut out,
+        resp,
+        otuserver_core::http1::WriteOptions::new(false, false),
+    )
+    .unwrap();
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    out[at + 4..].to_vec()
+}
+
+#[test]
+fn small_files_are_cached_for_the_ttl_only() {
+    let site = site();
+    let path = site.root().join("changing.txt");
+    std::fs::write(&path, "first").unwrap();
+    let files = StaticFiles::new(site.root())
+        .unwrap()
+        .cache_ttl(std::time::Duration::from_millis(300));
+    assert_eq!(body_of(&files, "/changing.txt"), b"first");
+    std::fs::write(&path, "second").unwrap();
+    // Within the TTL the cached copy answers, headers and all...
+    assert_eq!(body_of(&files, "/changing.txt"), b"first");
+    let resp = files.handle(Request::builder().uri("/changing.txt").body(()).unwrap());
+    assert_eq!(resp.headers()["content-type"], "text/plain");
+    assert!(resp.headers().contains_key("last-modified"));
+    // ...and after it, the file on disk.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(body_of(&files, "/changing.txt"), b"second");
+
+    let fresh = StaticFiles::new(site.root())
+        .unwrap()
+        .cache_ttl(std::time::Duration::ZERO);
+    assert_eq!(body_of(&fresh, "/changing.txt"), b"second");
+    std::fs::write(&path, "third").unwrap();
+    assert_eq!(body_of(&fresh, "/changing.txt"), b"third");
+}

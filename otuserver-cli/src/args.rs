@@ -66,6 +66,11 @@ pub struct Args {
     )]
     pub loglevel: log::LevelFilter,
 
+    /// milliseconds a small file (up to 16 KiB) is served from memory
+    /// before it is read again; 0 turns the cache off (default 1000)
+    #[argh(option, default = "1000")]
+    pub cache_ms: u64,
+
     /// list directories that have no index.html
     #[argh(switch, short = 'g')]
     pub generate_index: bool,

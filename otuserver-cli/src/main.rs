@@ -54,7 +54,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let files = StaticFiles::new(&args.docsroot)?.generate_index(args.generate_index);
+    let files = StaticFiles::new(&args.docsroot)?
+        .generate_index(args.generate_index)
+        .cache_ttl(Duration::from_millis(args.cache_ms));
     let mut config = ServerConfig::default();
     config.workers = args.workers;
     config.backlog = if args.backlog == 0 {

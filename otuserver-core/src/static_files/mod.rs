@@ -1,11 +1,13 @@
 //! The static-files handler: serves a directory tree over GET and HEAD.
 
+mod cache;
 mod listing;
 mod resolve;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LAST_MODIFIED};
 use http::{Method, StatusCode};
@@ -13,6 +15,9 @@ use http::{Method, StatusCode};
 use crate::http1::fmt_http_date;
 use crate::{Body, Error, Handler, Request, ResolveError, Response, response};
 use resolve::RequestPath;
+
+/// How long small files are served from memory by default.
+const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Serves the files under a document root.
 ///
@@ -44,6 +49,7 @@ pub struct StaticFiles {
     root_dir: Arc<File>,
     index: String,
     generate_index: bool,
+    cache: Arc<cache::FileCache>,
 }
 
 impl StaticFiles {
@@ -70,6 +76,7 @@ impl StaticFiles {
             root_dir,
             index: "index.html".to_owned(),
             generate_index: false,
+            cache: Arc::new(cache::FileCache::new(DEFAULT_CACHE_TTL)),
         })
     }
 
@@ -86,6 +93,15 @@ impl StaticFiles {
         self
     }
 
+    /// Sets how long a small file (up to 16 KiB) read from disk is served
+    /// from memory before it is read again (default 1 s; zero turns the
+    /// cache off). A file changed on disk is served fresh at most this long
+    /// after.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache = Arc::new(cache::FileCache::new(ttl));
+        self
+    }
+
     /// The canonical document root.
     pub fn root(&self) -> &Path {
         &self.root
@@ -93,11 +109,19 @@ impl StaticFiles {
 
     fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
         let path = resolve::decode(req.uri().path())?;
+        if let Some(resp) = self.cache.get(&path) {
+            return Ok(resp);
+        }
+        let resp = self.serve_from_disk(req, &path)?;
+        Ok(self.cache.keep(&path, resp))
+    }
+
+    fn serve_from_disk(&self, req: &Request, path: &RequestPath) -> Result<Response, ResolveError> {
         let rel = path.relative();
         let file = resolve::open_beneath(&self.root_dir, &self.root, &rel)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
-            self.serve_dir(req, &path, &rel, &file)
+            self.serve_dir(req, path, &rel, &file)
         } else if path.trailing_slash {
             Err(ResolveError::NotFound)
         } else {

@@ -43,7 +43,7 @@ pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'\'');
 
 /// A request path, decoded and resolved lexically.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct RequestPath {
     /// The segments left after `.` and `..` are applied, none of them empty,
     /// `.`, `..` or containing `/`.
