@@ -216,9 +216,9 @@ def main():
             vals = [results[(n, title)][key] for n in names]
             if key == "failed":
                 failed += vals[0]
-            ratio = (vals[0] / vals[1]) if vals[1] else float("nan")
+            ratio = f"{vals[0] / vals[1]:.2f}" if vals[1] else "-"
             print(f"| {title} | {label} | " + " | ".join(fmt.format(v) for v in vals)
-                  + f" | {ratio:.2f} |")
+                  + f" | {ratio} |")
     peaks = [results[(n, "peak")] / 1024 for n in names]
     print("| (e) peak resident memory | MiB | " + " | ".join(f"{p:.1f}" for p in peaks)
           + f" | {peaks[0] / peaks[1]:.2f} |")
