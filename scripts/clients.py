@@ -46,6 +46,18 @@ def request(port, path, keep=False):
     return s, read_response(s)
 
 
+def timed_request(port, path):
+    """One fresh request: (milliseconds taken, whether it got a 200)."""
+    t = time.monotonic()
+    try:
+        s, status = request(port, path)
+        s.close()
+        ok = status == 200
+    except OSError:
+        ok = False
+    return (time.monotonic() - t) * 1000, ok
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
@@ -68,15 +80,9 @@ def hold(args):
     opened = time.monotonic() - t0
     latencies, failures = [], 0
     for _ in range(args.probe):
-        t = time.monotonic()
-        try:
-            s, status = request(args.port, args.path)
-            s.close()
-            if status != 200:
-                failures += 1
-        except OSError:
-            failures += 1
-        latencies.append((time.monotonic() - t) * 1000)
+        ms, ok = timed_request(args.port, args.path)
+        latencies.append(ms)
+        failures += 0 if ok else 1
     if args.rss_pid:
         with open(f"/proc/{args.rss_pid}/status") as f:
             rss = [l.split()[1] for l in f if l.startswith("VmRSS:")][0]
@@ -96,15 +102,9 @@ def probe(args):
     latencies, failures = [], 0
     end = time.monotonic() + args.seconds
     while time.monotonic() < end:
-        t = time.monotonic()
-        try:
-            s, status = request(args.port, args.path)
-            s.close()
-            if status != 200:
-                failures += 1
-        except OSError:
-            failures += 1
-        latencies.append((time.monotonic() - t) * 1000)
+        ms, ok = timed_request(args.port, args.path)
+        latencies.append(ms)
+        failures += 0 if ok else 1
         time.sleep(args.interval)
     print(
         f"probes={len(latencies)} failures={failures} p50_ms={percentile(latencies, 50):.2f} "

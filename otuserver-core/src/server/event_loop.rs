@@ -251,6 +251,9 @@ impl<H: Handler> Loop<'_, H> {
         let cap = self.config.max_head_size + self.config.chunk_size;
         let chunk = self.config.chunk_size;
         let stopping = self.shared.stopping();
+        let (handler, config, stop_flag) = (self.handler, self.config, &self.shared.stopping);
+        let answer =
+            |conn: &mut Conn, deadline| answer::serve(conn, deadline, handler, config, stop_flag);
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -262,13 +265,7 @@ impl<H: Handler> Loop<'_, H> {
                         State::Head { deadline } => deadline,
                         _ => now + self.config.timeout,
                     };
-                    answer::serve(
-                        &mut slot.conn,
-                        deadline,
-                        self.handler,
-                        self.config,
-                        &self.shared.stopping,
-                    )
+                    answer(&mut slot.conn, deadline)
                 }
                 Ok(Fill::Empty) => return,
                 Ok(Fill::Eof) | Err(_) => Outcome::Close,
@@ -296,13 +293,7 @@ impl<H: Handler> Loop<'_, H> {
                         // new bytes to wake the poller: answer them now.
                         After::Idle if !slot.conn.buf.is_empty() => {
                             let deadline = now + self.config.timeout;
-                            answer::serve(
-                                &mut slot.conn,
-                                deadline,
-                                self.handler,
-                                self.config,
-                                &self.shared.stopping,
-                            )
+                            answer(&mut slot.conn, deadline)
                         }
                         After::Idle => Outcome::Idle,
                         After::SkipBody(left) => Outcome::Body(*left),
