@@ -10,7 +10,10 @@ use crate::{Request, Response};
 /// state it keeps must be shared safely (atomics, a `Mutex`, an `Arc`). The
 /// call is blocking and synchronous; the server owns every socket, timeout
 /// and thread, so a handler never sees a connection and can be unit-tested
-/// by building a [`Request`] and calling [`Handler::handle`].
+/// by building a [`Request`] and calling [`Handler::handle`]. It runs on the
+/// event-loop thread that owns the connection, so one that blocks for long
+/// delays that thread's other connections: keep it quick, or give the server
+/// more workers.
 ///
 /// "Not found" and other failures are responses, not errors: a handler
 /// always returns a [`Response`]. A handler that panics costs only its own

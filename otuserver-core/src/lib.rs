@@ -6,8 +6,9 @@
 //!   Closures are handlers; so is [`StaticFiles`], which serves a directory.
 //! * The codec in [`http1`]: reads a request head from any [`std::io::Read`]
 //!   and writes a response to any [`std::io::Write`].
-//! * [`Server`]: a listener and a pool of worker threads that run a handler
-//!   for every request, with timeouts, keep-alive and graceful shutdown.
+//! * [`Server`]: a listener and worker threads, each an event loop over
+//!   its connections that runs the handler for every request, with
+//!   timeouts, keep-alive, limits and graceful shutdown.
 //! * The types of the [`http`] crate for requests and responses, with
 //!   [`Body`] for response bodies (empty, bytes, or a file streamed with
 //!   `sendfile`).

@@ -32,7 +32,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Worker threads answering requests (default: the number of cores).
+    /// Worker threads, each an event loop over its own connections that
+    /// runs the handler for their requests (default: the number of cores).
     pub workers: usize,
     /// Pending connections the kernel queues before `accept` (default 1024;
     /// Linux caps it at `net.core.somaxconn`).
@@ -58,8 +59,8 @@ pub struct ServerConfig {
     pub max_head_size: usize,
     /// The largest request body read and thrown away to keep a connection
     /// alive (default 64 KiB); a larger or chunked one closes the
-    /// connection after the response. Bodies are dropped by the event loop,
-    /// after the response, so a slow body never holds a worker.
+    /// connection after the response. The part of a body not yet arrived is
+    /// dropped after the response, as it comes, so no thread waits for it.
     pub max_discard: u64,
 }
 
