@@ -408,3 +408,11 @@ fn handlers_cannot_set_transfer_encoding() {
         "{text}"
     );
 }
+
+#[test]
+fn garbage_before_a_higher_minor_version_is_400() {
+    assert_eq!(
+        status_of(b"GET /a b HTTP/1.2\r\nHost: x\r\n\r\n"),
+        Some(StatusCode::BAD_REQUEST)
+    );
+}

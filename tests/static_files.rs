@@ -391,3 +391,16 @@ fn small_files_are_cached_for_the_ttl_only() {
     std::fs::write(&path, "third").unwrap();
     assert_eq!(body_of(&fresh, "/changing.txt"), b"third");
 }
+
+#[test]
+fn a_clone_with_another_index_file_does_not_share_the_old_cache() {
+    let site = site();
+    std::fs::write(site.root().join("dir2/home.html"), "home").unwrap();
+    let a = StaticFiles::new(site.root()).unwrap();
+    let b = a.clone().index_file("home.html");
+    assert_eq!(
+        body_of(&a, "/dir2/"),
+        b"<html><body>dir2 index</body></html>\n"
+    );
+    assert_eq!(body_of(&b, "/dir2/"), b"home");
+}

@@ -202,7 +202,11 @@ fn other_version(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>,
             if let Some(digit) = as_11.get_mut(at + 7) {
                 *digit = b'1';
             }
-            parse_head(&as_11, limits)
+            // Still a bad version after the rewrite: the line was garbage.
+            parse_head(&as_11, limits).map_err(|e| match e {
+                RequestError::UnsupportedVersion => RequestError::Malformed("bad request line"),
+                other => other,
+            })
         }
         Some(_) => Err(RequestError::UnsupportedVersion),
         None => Err(RequestError::Malformed("bad request line")),

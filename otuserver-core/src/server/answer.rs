@@ -70,7 +70,7 @@ pub(super) fn serve<H: Handler>(
         match after {
             // A pipelined request may be waiting in the buffer already.
             After::Idle if !stopping.load(Ordering::Acquire) => {}
-            After::Idle | After::Close => return Outcome::Close,
+            After::Idle => return Outcome::Linger,
             After::SkipBody(left) => return Outcome::Body(left),
             After::Linger => return Outcome::Linger,
         }
@@ -88,7 +88,6 @@ fn answer<H: Handler>(
     stopping: &AtomicBool,
 ) -> (Option<Outgoing>, After) {
     let mut keep_alive = head.keep_alive;
-    let mut unread_body = false;
     let mut body_left = 0;
     match head.body {
         BodyFraming::None => {}
@@ -103,14 +102,12 @@ fn answer<H: Handler>(
             // for body bytes. Close instead of guessing.
             if body_left > 0 && head.request.headers().contains_key(http::header::EXPECT) {
                 keep_alive = false;
-                unread_body = true;
                 body_left = 0;
             }
         }
         // Too big to read for nothing, or chunked: answer, then close.
         BodyFraming::Length(_) | BodyFraming::Chunked => {
             keep_alive = false;
-            unread_body = true;
         }
     }
 
@@ -142,8 +139,10 @@ fn answer<H: Handler>(
     let after = match (keep_alive, body_left) {
         (true, 0) => After::Idle,
         (true, left) => After::SkipBody(left),
-        (false, _) if unread_body || body_left > 0 || !conn.buf.is_empty() => After::Linger,
-        (false, _) => After::Close,
+        // Closing with anything unread, even a request that is still on its
+        // way, would reset the connection and could destroy the response:
+        // every close we start lingers.
+        (false, _) => After::Linger,
     };
     (Some(Outgoing::new(encoded, log)), after)
 }

@@ -288,7 +288,7 @@ impl<H: Handler> Loop<'_, H> {
                 Ok(Progress::Done) => {
                     out.log();
                     match after {
-                        _ if stopping => Outcome::Close,
+                        _ if stopping => Outcome::Linger,
                         // Pipelined requests may wait in the buffer, with no
                         // new bytes to wake the poller: answer them now.
                         After::Idle if !slot.conn.buf.is_empty() => {
@@ -298,7 +298,6 @@ impl<H: Handler> Loop<'_, H> {
                         After::Idle => Outcome::Idle,
                         After::SkipBody(left) => Outcome::Body(*left),
                         After::Linger => Outcome::Linger,
-                        After::Close => Outcome::Close,
                     }
                 }
                 Err(e) => {
@@ -390,7 +389,8 @@ impl<H: Handler> Loop<'_, H> {
             }
             self.close(key);
         }
-        if self.accept_paused_until.is_some_and(|t| now >= t) {
+        // Not once shutdown has removed the listener from the poller.
+        if self.draining_until.is_none() && self.accept_paused_until.is_some_and(|t| now >= t) {
             self.accept_paused_until = None;
             self.poller
                 .modify(self.listener, Event::readable(LISTENER))?;
@@ -402,11 +402,11 @@ impl<H: Handler> Loop<'_, H> {
     /// shutdown).
     fn close_idle(&mut self) {
         for key in 0..self.slots.slots.len() {
-            let writing = self
-                .slots
-                .get_mut(key)
-                .is_some_and(|slot| matches!(slot.state, State::Write { .. }));
-            if !writing {
+            // Responses in flight finish; closing ones finish lingering.
+            let finishing = self.slots.get_mut(key).is_some_and(|slot| {
+                matches!(slot.state, State::Write { .. } | State::Linger { .. })
+            });
+            if !finishing {
                 self.close(key);
             }
         }

@@ -104,15 +104,17 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// The connection cap: as configured, or what the descriptor limit
-    /// leaves after room for the files workers open and the server's own.
+    /// The connection cap: as configured, or half of what the descriptor
+    /// limit leaves after the server's own.
     fn resolved_max_connections(&self) -> usize {
         if self.max_connections != 0 {
             return self.max_connections;
         }
+        // Half what is left: a connection can hold a file open too, for as
+        // long as its client takes to read it.
         let reserve = 64 + 2 * self.workers as u64;
         let limit = listener::fd_limit().unwrap_or(1024);
-        usize::try_from(limit.saturating_sub(reserve).max(16)).unwrap_or(usize::MAX)
+        usize::try_from((limit.saturating_sub(reserve) / 2).max(16)).unwrap_or(usize::MAX)
     }
 }
 
@@ -125,8 +127,6 @@ enum After {
     SkipBody(u64),
     /// Closes after draining what the client still sends.
     Linger,
-    /// Closes at once.
-    Close,
 }
 
 /// State shared by the event loops and every [`ShutdownHandle`].

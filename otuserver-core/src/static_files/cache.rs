@@ -20,8 +20,12 @@ use crate::{Body, Response};
 
 /// The largest file kept.
 pub(crate) const MAX_FILE: u64 = 16 * 1024;
-/// The most bytes kept in all.
+/// The most bytes kept in all, keys and bookkeeping counted.
 pub(crate) const MAX_BYTES: usize = 8 << 20;
+/// The most entries kept.
+pub(crate) const MAX_ENTRIES: usize = 16 * 1024;
+/// What an entry costs beside its body and key, roughly.
+const ENTRY_OVERHEAD: usize = 128;
 
 #[derive(Clone)]
 struct Entry {
@@ -33,7 +37,8 @@ struct Entry {
 
 #[derive(Default)]
 struct Entries {
-    map: HashMap<RequestPath, Entry>,
+    /// Each entry with what it costs.
+    map: HashMap<RequestPath, (Entry, usize)>,
     bytes: usize,
 }
 
@@ -59,12 +64,17 @@ impl FileCache {
         }
     }
 
+    /// How long entries are trusted.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// The response for `path`, if a fresh entry holds it.
     pub fn get(&self, path: &RequestPath) -> Option<Response> {
         if self.ttl.is_zero() {
             return None;
         }
-        let entry = self.lock().map.get(path)?.clone();
+        let entry = self.lock().map.get(path)?.0.clone();
         if entry.stored.elapsed() >= self.ttl {
             return None;
         }
@@ -103,16 +113,18 @@ impl FileCache {
             last_modified: parts.headers.get(LAST_MODIFIED).cloned(),
             stored: Instant::now(),
         };
+        let cost =
+            body.len() + ENTRY_OVERHEAD + path.segments.iter().map(String::len).sum::<usize>();
         {
             let mut entries = self.lock();
-            if entries.bytes + body.len() > MAX_BYTES {
+            if entries.bytes + cost > MAX_BYTES || entries.map.len() >= MAX_ENTRIES {
                 entries.map.clear();
                 entries.bytes = 0;
             }
-            entries.bytes += body.len();
-            if let Some(old) = entries.map.insert(path.clone(), entry) {
-                entries.bytes -= old.body.len();
+            if let Some(old) = entries.map.insert(path.clone(), (entry, cost)) {
+                entries.bytes -= old.1;
             }
+            entries.bytes += cost;
         }
         Response::from_parts(parts, Body::Bytes(body))
     }

@@ -83,6 +83,8 @@ impl StaticFiles {
     /// Sets the file served for a directory (default `index.html`).
     pub fn index_file(mut self, name: impl Into<String>) -> Self {
         self.index = name.into();
+        // A clone keeps its original's cache, which holds the old index.
+        self.cache = Arc::new(cache::FileCache::new(self.cache.ttl()));
         self
     }
 
