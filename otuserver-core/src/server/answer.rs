@@ -10,7 +10,7 @@ use std::time::Instant;
 use http::header::CONNECTION;
 use http::{Method, StatusCode};
 
-use super::conn::Conn;
+use super::conn::{Conn, Fill};
 use super::outgoing::{AccessEntry, Outgoing, Progress, access_log_enabled};
 use super::{After, ServerConfig};
 use crate::http1::{self, BodyFraming, HeadLimits, WriteOptions};
@@ -70,11 +70,25 @@ pub(super) fn serve<H: Handler>(
         match after {
             // A pipelined request may be waiting in the buffer already.
             After::Idle if !stopping.load(Ordering::Acquire) => {}
-            After::Idle => return Outcome::Linger,
+            After::Idle | After::Close => return close_quietly(conn),
             After::SkipBody(left) => return Outcome::Body(left),
             After::Linger => return Outcome::Linger,
         }
         head_deadline = Instant::now() + config.timeout;
+    }
+}
+
+/// How to close a connection whose last response is out: at once if the
+/// client has sent nothing more (as nginx does), else lingering, since
+/// closing on unread bytes resets the connection and can destroy the
+/// response on its way.
+pub(super) fn close_quietly(conn: &mut Conn) -> Outcome {
+    if !conn.buf.is_empty() {
+        return Outcome::Linger;
+    }
+    match conn.fill(1, 1) {
+        Ok(Fill::Empty) | Ok(Fill::Eof) | Err(_) => Outcome::Close,
+        Ok(Fill::Data) => Outcome::Linger,
     }
 }
 
@@ -88,6 +102,7 @@ fn answer<H: Handler>(
     stopping: &AtomicBool,
 ) -> (Option<Outgoing>, After) {
     let mut keep_alive = head.keep_alive;
+    let mut unread_body = false;
     let mut body_left = 0;
     match head.body {
         BodyFraming::None => {}
@@ -102,12 +117,14 @@ fn answer<H: Handler>(
             // for body bytes. Close instead of guessing.
             if body_left > 0 && head.request.headers().contains_key(http::header::EXPECT) {
                 keep_alive = false;
+                unread_body = true;
                 body_left = 0;
             }
         }
         // Too big to read for nothing, or chunked: answer, then close.
         BodyFraming::Length(_) | BodyFraming::Chunked => {
             keep_alive = false;
+            unread_body = true;
         }
     }
 
@@ -139,10 +156,10 @@ fn answer<H: Handler>(
     let after = match (keep_alive, body_left) {
         (true, 0) => After::Idle,
         (true, left) => After::SkipBody(left),
-        // Closing with anything unread, even a request that is still on its
-        // way, would reset the connection and could destroy the response:
-        // every close we start lingers.
-        (false, _) => After::Linger,
+        // Closing with anything unread would reset the connection and could
+        // destroy the response: linger when the client may still be sending.
+        (false, _) if unread_body || body_left > 0 || !conn.buf.is_empty() => After::Linger,
+        (false, _) => After::Close,
     };
     (Some(Outgoing::new(encoded, log)), after)
 }

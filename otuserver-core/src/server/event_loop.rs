@@ -288,7 +288,7 @@ impl<H: Handler> Loop<'_, H> {
                 Ok(Progress::Done) => {
                     out.log();
                     match after {
-                        _ if stopping => Outcome::Linger,
+                        _ if stopping => answer::close_quietly(&mut slot.conn),
                         // Pipelined requests may wait in the buffer, with no
                         // new bytes to wake the poller: answer them now.
                         After::Idle if !slot.conn.buf.is_empty() => {
@@ -298,6 +298,7 @@ impl<H: Handler> Loop<'_, H> {
                         After::Idle => Outcome::Idle,
                         After::SkipBody(left) => Outcome::Body(*left),
                         After::Linger => Outcome::Linger,
+                        After::Close => answer::close_quietly(&mut slot.conn),
                     }
                 }
                 Err(e) => {

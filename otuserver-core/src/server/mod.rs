@@ -127,6 +127,8 @@ enum After {
     SkipBody(u64),
     /// Closes after draining what the client still sends.
     Linger,
+    /// Closes: at once if the client has sent nothing more, else lingering.
+    Close,
 }
 
 /// State shared by the event loops and every [`ShutdownHandle`].
