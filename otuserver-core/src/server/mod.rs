@@ -104,17 +104,18 @@ impl ServerConfig {
         Ok(())
     }
 
-    /// The connection cap: as configured, or half of what the descriptor
-    /// limit leaves after the server's own.
+    /// The connection cap: as configured, or three quarters of the
+    /// descriptor limit, less the server's own.
     fn resolved_max_connections(&self) -> usize {
         if self.max_connections != 0 {
             return self.max_connections;
         }
-        // Half what is left: a connection can hold a file open too, for as
-        // long as its client takes to read it.
+        // A quarter stays free: a connection sending a large file to a slow
+        // reader holds the file open too. (If they all do, opening more
+        // files fails with EMFILE, answered 500, and accepting pauses.)
         let reserve = 64 + 2 * self.workers as u64;
         let limit = listener::fd_limit().unwrap_or(1024);
-        usize::try_from((limit.saturating_sub(reserve) / 2).max(16)).unwrap_or(usize::MAX)
+        usize::try_from((limit / 4 * 3).saturating_sub(reserve).max(16)).unwrap_or(usize::MAX)
     }
 }
 
