@@ -8,16 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, connect, get, read_response, site};
+use common::{TestServer, config, connect, get, read_response, site};
 use otuserver_core::{ServerConfig, StaticFiles};
-
-fn config(workers: usize, timeout: Duration) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.workers = workers;
-    config.timeout = timeout;
-    config.keep_alive_timeout = timeout;
-    config
-}
 
 fn serve(config: ServerConfig) -> (common::Site, TestServer) {
     let _ = otuserver_core::raise_fd_limit();

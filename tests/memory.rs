@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{TestServer, connect, get, read_response, site};
-use otuserver_core::{ServerConfig, StaticFiles};
+use otuserver_core::StaticFiles;
 
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -23,10 +23,7 @@ fn rss_kib() -> u64 {
 fn idle_connections_cost_little_memory() {
     let _ = otuserver_core::raise_fd_limit();
     let site = site();
-    let mut config = ServerConfig::default();
-    config.workers = 2;
-    config.timeout = Duration::from_secs(30);
-    config.keep_alive_timeout = Duration::from_secs(30);
+    let config = common::config(2, Duration::from_secs(30));
     let srv = TestServer::start(StaticFiles::new(site.root()).unwrap(), config);
     let warm: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(srv.addr).unwrap())

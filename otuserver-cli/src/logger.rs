@@ -4,8 +4,6 @@ use std::io::Write;
 
 use log::{Log, Metadata, Record};
 
-const ACCESS_TARGET: &str = "otuserver::access";
-
 struct Logger;
 
 static LOGGER: Logger = Logger;
@@ -20,7 +18,7 @@ impl Log for Logger {
             return;
         }
         // A closed stdout or stderr must not bring the server down.
-        if record.target() == ACCESS_TARGET {
+        if record.target() == otuserver_core::ACCESS_LOG_TARGET {
             let _ = writeln!(std::io::stdout().lock(), "{}", record.args());
         } else {
             let _ = writeln!(

@@ -69,6 +69,11 @@ pub use http;
 pub use server::{Server, ServerConfig, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 
+/// The `log` target of the access log: one line per response, in Common Log
+/// Format, at info level. A logger can send these lines somewhere of their
+/// own, as the `otuserver` binary sends them to stdout.
+pub const ACCESS_LOG_TARGET: &str = "otuserver::access";
+
 /// A request as handlers see it: the head only (the static server reads no
 /// request bodies), with the client's address as a [`ClientAddr`] extension.
 pub type Request = http::Request<()>;

@@ -119,6 +119,15 @@ impl Drop for TestServer {
     }
 }
 
+/// `workers` threads, and `timeout` for both the head and keep-alive.
+pub fn config(workers: usize, timeout: Duration) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.workers = workers;
+    config.timeout = timeout;
+    config.keep_alive_timeout = timeout;
+    config
+}
+
 pub fn quick_config() -> ServerConfig {
     let mut config = ServerConfig::default();
     config.workers = 2;

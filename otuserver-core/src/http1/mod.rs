@@ -8,6 +8,7 @@ mod parse;
 mod write;
 
 pub use date::fmt_http_date;
+pub(crate) use parse::connection_has;
 pub use parse::{
     BodyFraming, HeadLimits, MAX_HEADERS, MAX_URI_LEN, RequestHead, parse_head, read_head,
 };

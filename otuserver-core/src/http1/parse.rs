@@ -355,14 +355,16 @@ fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, Re
 /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes it
 /// unless told `keep-alive`.
 fn wants_keep_alive(headers: &HeaderMap, version: Version) -> bool {
-    let mut close = false;
-    let mut keep_alive = false;
-    for value in headers.get_all(CONNECTION) {
-        let Ok(text) = value.to_str() else { continue };
-        for token in text.split(',').map(str::trim) {
-            close |= token.eq_ignore_ascii_case("close");
-            keep_alive |= token.eq_ignore_ascii_case("keep-alive");
-        }
-    }
-    !close && (version == Version::HTTP_11 || keep_alive)
+    !connection_has(headers, "close")
+        && (version == Version::HTTP_11 || connection_has(headers, "keep-alive"))
+}
+
+/// Whether a `Connection` header among `headers` lists `token`.
+pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }

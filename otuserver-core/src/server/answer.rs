@@ -7,14 +7,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use http::header::CONNECTION;
 use http::{Method, StatusCode};
 
 use super::conn::{Conn, Fill};
 use super::outgoing::{AccessEntry, Outgoing, Progress, access_log_enabled};
 use super::{After, ServerConfig};
 use crate::http1::{self, BodyFraming, HeadLimits, WriteOptions};
-use crate::{ClientAddr, Handler, RequestError, Response, response};
+use crate::{ClientAddr, Handler, RequestError, response};
 
 /// What a connection waits for after [`serve`].
 pub(super) enum Outcome {
@@ -47,7 +46,8 @@ pub(super) fn serve<H: Handler>(
         let (out, after) = match http1::parse_head(&conn.buf, &limits) {
             Ok(Some(head)) => {
                 conn.buf.drain(..head.len);
-                answer(conn, head, handler, config, stopping)
+                let (out, after) = answer(conn, head, handler, config, stopping);
+                (Some(out), after)
             }
             Ok(None) if conn.buf.is_empty() => return Outcome::Idle,
             Ok(None) if Instant::now() < head_deadline => return Outcome::Head(head_deadline),
@@ -100,7 +100,7 @@ fn answer<H: Handler>(
     handler: &H,
     config: &ServerConfig,
     stopping: &AtomicBool,
-) -> (Option<Outgoing>, After) {
+) -> (Outgoing, After) {
     let mut keep_alive = head.keep_alive;
     let mut unread_body = false;
     let mut body_left = 0;
@@ -145,7 +145,8 @@ fn answer<H: Handler>(
         response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
     });
     // Read the flag after the handler: a shutdown may have begun meanwhile.
-    keep_alive &= !says_close(&resp) && !stopping.load(Ordering::Acquire);
+    keep_alive &=
+        !http1::connection_has(resp.headers(), "close") && !stopping.load(Ordering::Acquire);
     let status = resp.status();
     let encoded = http1::encode(resp, WriteOptions::new(head_only, keep_alive));
     let log = line.map(|line| AccessEntry {
@@ -161,7 +162,7 @@ fn answer<H: Handler>(
         (false, _) if unread_body || body_left > 0 || !conn.buf.is_empty() => After::Linger,
         (false, _) => After::Close,
     };
-    (Some(Outgoing::new(encoded, log)), after)
+    (Outgoing::new(encoded, log), after)
 }
 
 /// The response to a request that could not be read, if the client can
@@ -179,13 +180,4 @@ fn refuse(conn: &Conn, e: &RequestError) -> Option<Outgoing> {
         status,
     });
     Some(Outgoing::new(encoded, log))
-}
-
-fn says_close(resp: &Response) -> bool {
-    resp.headers()
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("close"))
 }

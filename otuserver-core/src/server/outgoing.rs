@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use crate::Body;
 use crate::http1::{self, Encoded, date};
+use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body};
 
 /// The most `sendfile` moves in one call on Linux.
 const MAX_SENDFILE: u64 = 0x7fff_f000;
@@ -160,9 +160,6 @@ impl Outgoing {
         );
     }
 }
-
-/// The log target of access-log lines (Common Log Format, info level).
-pub(super) const ACCESS_TARGET: &str = "otuserver::access";
 
 /// Whether access-log lines are wanted.
 pub(super) fn access_log_enabled() -> bool {
