@@ -14,8 +14,9 @@ use http::StatusCode;
 use crate::http1::{self, Encoded, date};
 use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body};
 
-/// The most `sendfile` moves in one call on Linux.
-const MAX_SENDFILE: u64 = 0x7fff_f000;
+/// The most body bytes one connection sends before the loop turns to the
+/// others (the socket stays writable, so the poller comes back to it).
+const WRITE_BUDGET: u64 = 256 * 1024;
 /// Files up to this size are read into the head's buffer and leave in one
 /// write: one packet and one wake-up of the client instead of two.
 const INLINE_FILE: u64 = 16 * 1024;
@@ -92,7 +93,11 @@ impl Outgoing {
             }
         }
         let len = self.rest.len();
+        let budget_end = self.rest_sent.saturating_add(WRITE_BUDGET);
         while self.rest_sent < len {
+            if self.rest_sent >= budget_end {
+                return Ok(Progress::Blocked);
+            }
             let step = match &self.rest {
                 Body::Empty => return Ok(Progress::Done),
                 Body::Bytes(bytes) => {
@@ -103,7 +108,7 @@ impl Outgoing {
                     let mut off = libc::off_t::try_from(offset + self.rest_sent).map_err(|_| {
                         io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range")
                     })?;
-                    let count = (len - self.rest_sent).min(MAX_SENDFILE) as usize;
+                    let count = (len - self.rest_sent).min(budget_end - self.rest_sent) as usize;
                     // SAFETY: both descriptors belong to owners borrowed for
                     // the call, and `off` is a valid, exclusive pointer.
                     let n = unsafe {
