@@ -114,6 +114,8 @@ fn version_and_help() {
             "--max-connections",
             "--min-rate",
             "--cache-ms",
+            "--cache-control",
+            "--no-precompressed",
         ] {
             assert!(help.contains(name), "{flag} lacks {name}: {help}");
         }
@@ -132,6 +134,7 @@ fn bad_flags_are_one_clear_line() {
         &["-t", "0"],
         &["-k", "0"],
         &["--min-rate", "fast"],
+        &["--cache-control", "bad\nvalue"],
     ] {
         let err = one_clear_line(&run(args));
         assert!(
@@ -258,4 +261,37 @@ fn connection_flags_take_effect() {
     let mut rest = Vec::new();
     let _ = idle.read_to_end(&mut rest);
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+fn get_with(port: u16, path: &str, headers: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn cache_control_and_precompressed_flags_take_effect() {
+    let dir = docroot();
+    std::fs::write(dir.path().join("hello.txt.gz"), "GZ").unwrap();
+    let root = dir.path().to_str().unwrap();
+    let srv = start(&["-r", root, "--cache-control", "public, max-age=60"]);
+    let gz = get_with(srv.port, "/hello.txt", "Accept-Encoding: gzip\r\n");
+    assert!(gz.contains("\r\ncache-control: public, max-age=60\r\n"), "{gz}");
+    assert!(gz.contains("\r\ncontent-encoding: gzip\r\n"), "{gz}");
+    assert!(gz.ends_with("\r\n\r\nGZ"), "{gz}");
+    drop(srv);
+
+    let srv = start(&["-r", root, "--no-precompressed"]);
+    let plain = get_with(srv.port, "/hello.txt", "Accept-Encoding: gzip\r\n");
+    assert!(!plain.contains("content-encoding"), "{plain}");
+    assert!(!plain.contains("cache-control"), "{plain}");
+    assert!(!plain.contains("vary"), "{plain}");
+    assert!(plain.ends_with("\r\n\r\nhello\n"), "{plain}");
 }

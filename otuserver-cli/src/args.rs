@@ -71,6 +71,16 @@ pub struct Args {
     #[argh(option, default = "1000")]
     pub cache_ms: u64,
 
+    /// never serve NAME.br or NAME.gz in place of NAME, even to clients
+    /// that accept br or gzip
+    #[argh(switch)]
+    pub no_precompressed: bool,
+
+    /// a Cache-Control header for files and listings, for example
+    /// "public, max-age=3600" (default: none)
+    #[argh(option)]
+    pub cache_control: Option<String>,
+
     /// list directories that have no index.html
     #[argh(switch, short = 'g')]
     pub generate_index: bool,

@@ -6,6 +6,7 @@ mod logger;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use otuserver_core::http::HeaderValue;
 use otuserver_core::{Server, ServerConfig, ShutdownHandle, StaticFiles};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -54,9 +55,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let files = StaticFiles::new(&args.docsroot)?
+    let mut files = StaticFiles::new(&args.docsroot)?
         .generate_index(args.generate_index)
+        .precompressed(!args.no_precompressed)
         .cache_ttl(Duration::from_millis(args.cache_ms));
+    if let Some(value) = &args.cache_control {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("--cache-control {value:?}: not a valid header value"))?;
+        files = files.cache_control(value);
+    }
     let mut config = ServerConfig::default();
     config.workers = args.workers;
     config.backlog = if args.backlog == 0 {

@@ -1,4 +1,5 @@
-//! The response body: nothing, bytes in memory, or a region of an open file.
+//! The response body: nothing, bytes in memory, a region of an open file, or
+//! several of those one after another.
 
 use std::fmt;
 use std::fs::File;
@@ -28,6 +29,10 @@ pub enum Body {
         /// How many bytes to send.
         len: u64,
     },
+    /// The bodies in order, one after another: for example the parts of a
+    /// `multipart/byteranges` answer, part headers in memory and ranges
+    /// from a file.
+    Parts(Vec<Body>),
 }
 
 impl Body {
@@ -51,6 +56,7 @@ impl Body {
             Body::Empty => 0,
             Body::Bytes(b) => b.len() as u64,
             Body::File { len, .. } => *len,
+            Body::Parts(parts) => parts.iter().map(Body::len).sum(),
         }
     }
 
@@ -68,6 +74,7 @@ impl fmt::Debug for Body {
             Body::File { offset, len, .. } => {
                 write!(f, "Body::File {{ offset: {offset}, len: {len} }}")
             }
+            Body::Parts(parts) => f.debug_tuple("Body::Parts").field(parts).finish(),
         }
     }
 }

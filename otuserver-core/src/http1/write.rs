@@ -142,14 +142,24 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
     let encoded = encode(resp, opts);
     w.write_all(&encoded.head)?;
-    match encoded.rest {
+    write_body(w, encoded.rest)?;
+    Ok(encoded.body_len)
+}
+
+fn write_body<W: Write>(w: &mut W, body: Body) -> io::Result<()> {
+    match body {
         Body::Empty => {}
         Body::Bytes(bytes) => w.write_all(&bytes)?,
         Body::File { file, offset, len } => {
             copy_file(w, &file, offset, len)?;
         }
+        Body::Parts(parts) => {
+            for part in parts {
+                write_body(w, part)?;
+            }
+        }
     }
-    Ok(encoded.body_len)
+    Ok(())
 }
 
 /// Copies `len` bytes of `file` from `offset` into `w` through a buffer.

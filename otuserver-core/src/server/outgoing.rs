@@ -3,7 +3,8 @@
 //! whenever the socket is writable, so no worker waits for a client. File
 //! bodies go from the page cache to the socket with `sendfile(2)`.
 
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -17,9 +18,8 @@ use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body};
 /// The most body bytes one connection sends before the loop turns to the
 /// others (the socket stays writable, so the poller comes back to it).
 const WRITE_BUDGET: u64 = 256 * 1024;
-/// Files up to this size are read into the head's buffer and leave in one
-/// write: one packet and one wake-up of the client instead of two.
-const INLINE_FILE: u64 = 16 * 1024;
+/// Body parts up to this size in all are copied into the head's buffer.
+const INLINE_LIMIT: usize = 16 * 1024;
 
 /// What an access-log line says about a request, kept until its response
 /// is sent. `line` is `None` when no request line could be read.
@@ -40,7 +40,12 @@ pub(super) enum Progress {
 pub(super) struct Outgoing {
     head: Vec<u8>,
     head_sent: usize,
-    rest: Body,
+    /// What follows the head, in order, with no `Parts` or empty bodies
+    /// left in it; the first is under way.
+    rest: VecDeque<Body>,
+    /// Bytes of `rest[0]` sent.
+    part_sent: u64,
+    /// Bytes sent after the head, all parts together.
     rest_sent: u64,
     /// Body bytes that travel inside `head`.
     coalesced: u64,
@@ -53,24 +58,41 @@ impl Outgoing {
     /// `log` is `None` when access logging is off.
     pub fn new(encoded: Encoded, log: Option<AccessEntry>) -> Outgoing {
         let now = Instant::now();
-        let (mut head, mut rest) = (encoded.head, encoded.rest);
-        if let Body::File { file, offset, len } = &rest {
-            if *len <= INLINE_FILE {
-                let start = head.len();
-                head.resize(start + *len as usize, 0);
-                // A file that shrank meanwhile stays a file body, for the
-                // sendfile path to report.
-                match file.read_exact_at(&mut head[start..], *offset) {
-                    Ok(()) => rest = Body::Empty,
-                    Err(_) => head.truncate(start),
-                }
+        let mut head = encoded.head;
+        let mut rest = VecDeque::new();
+        flatten(encoded.rest, &mut rest);
+        // Small leading parts (a small file, the head of a multipart
+        // answer) join the head and leave in the same write: one packet
+        // and one wake-up of the client instead of several.
+        let mut coalesced = encoded.body_len - rest.iter().map(Body::len).sum::<u64>();
+        let limit = head.len() + INLINE_LIMIT;
+        while let Some(part) = rest.front() {
+            let start = head.len();
+            if start as u64 + part.len() > limit as u64 {
+                break;
             }
+            match part {
+                Body::Bytes(bytes) => head.extend_from_slice(bytes),
+                Body::File { file, offset, len } => {
+                    head.resize(start + *len as usize, 0);
+                    // A file that shrank meanwhile stays a file body, for
+                    // the sendfile path to report.
+                    if file.read_exact_at(&mut head[start..], *offset).is_err() {
+                        head.truncate(start);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            coalesced += part.len();
+            rest.pop_front();
         }
         Outgoing {
-            coalesced: encoded.body_len - rest.len(),
+            coalesced,
             head,
             head_sent: 0,
             rest,
+            part_sent: 0,
             rest_sent: 0,
             started: now,
             last_progress: now,
@@ -78,12 +100,12 @@ impl Outgoing {
         }
     }
 
-    /// Writes what `stream` (non-blocking) takes now.
-    pub fn advance(&mut self, mut stream: &TcpStream) -> io::Result<Progress> {
-        // With a file to follow, the head waits for it in the kernel
+    /// Writes what `stream` (non-blocking) takes now, up to a turn's budget.
+    pub fn advance(&mut self, stream: &TcpStream) -> io::Result<Progress> {
+        // With more to follow, the head waits for it in the kernel
         // (MSG_MORE), so both leave in the same packets.
-        let more = matches!(self.rest, Body::File { .. });
         while self.head_sent < self.head.len() {
+            let more = !self.rest.is_empty();
             match written(send(stream, &self.head[self.head_sent..], more))? {
                 Some(n) => {
                     self.head_sent += n;
@@ -92,37 +114,49 @@ impl Outgoing {
                 None => return Ok(Progress::Blocked),
             }
         }
-        let len = self.rest.len();
         let budget_end = self.rest_sent.saturating_add(WRITE_BUDGET);
-        while self.rest_sent < len {
+        while let Some(part) = self.rest.front() {
+            let left = part.len() - self.part_sent;
+            if left == 0 {
+                self.rest.pop_front();
+                self.part_sent = 0;
+                continue;
+            }
             if self.rest_sent >= budget_end {
                 return Ok(Progress::Blocked);
             }
-            let step = match &self.rest {
-                Body::Empty => return Ok(Progress::Done),
+            let step = match part {
                 Body::Bytes(bytes) => {
-                    let from = usize::try_from(self.rest_sent).unwrap_or(usize::MAX);
-                    written(stream.write(bytes.get(from..).unwrap_or_default()))?
+                    let from = usize::try_from(self.part_sent).unwrap_or(usize::MAX);
+                    let more = self.rest.len() > 1;
+                    written(send(stream, bytes.get(from..).unwrap_or_default(), more))?
                 }
-                Body::File { file, offset, .. } => {
-                    let mut off = libc::off_t::try_from(offset + self.rest_sent).map_err(|_| {
+                Body::File { file, offset, len } => {
+                    let mut off = libc::off_t::try_from(offset + self.part_sent).map_err(|_| {
                         io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range")
                     })?;
-                    let count = (len - self.rest_sent).min(budget_end - self.rest_sent) as usize;
+                    let count = left.min(budget_end - self.rest_sent) as usize;
                     // SAFETY: both descriptors belong to owners borrowed for
                     // the call, and `off` is a valid, exclusive pointer.
                     let n = unsafe {
                         libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count)
                     };
                     if n == 0 {
-                        return Err(http1::shrank(self.rest_sent, len));
+                        return Err(http1::shrank(self.part_sent, *len));
                     }
                     let result = usize::try_from(n).map_err(|_| io::Error::last_os_error());
                     written(result)?
                 }
+                // `flatten` left none of these.
+                _ => {
+                    self.rest.pop_front();
+                    self.part_sent = 0;
+                    continue;
+                }
             };
             match step {
                 Some(n) => {
+                    self.part_sent += n as u64;
                     self.rest_sent += n as u64;
                     self.last_progress = Instant::now();
                 }
@@ -163,6 +197,15 @@ impl Outgoing {
             entry.line.as_deref().unwrap_or("-"),
             entry.status.as_u16(),
         );
+    }
+}
+
+/// Appends the non-empty bodies in `body` to `out`, in order.
+fn flatten(body: Body, out: &mut VecDeque<Body>) {
+    match body {
+        Body::Parts(parts) => parts.into_iter().for_each(|p| flatten(p, out)),
+        other if other.is_empty() => {}
+        other => out.push_back(other),
     }
 }
 

@@ -3,20 +3,15 @@
 //!
 //! An entry is trusted for the cache's time to live (1 s by default, as
 //! lighttpd trusts its stat cache): a file changed on disk is served fresh
-//! at most that long after. Only regular files up to [`MAX_FILE`] bytes are
-//! kept, and the whole cache is dropped when it grows past [`MAX_BYTES`].
+//! at most that long after. Only files whose every form (original and
+//! precompressed variants) is up to [`MAX_FILE`] bytes are kept, and the whole cache is dropped when it grows past [`MAX_BYTES`].
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, LAST_MODIFIED};
-use http::{HeaderValue, StatusCode};
-
+use super::representation::FileSet;
 use super::resolve::RequestPath;
-use crate::{Body, Response};
 
 /// The largest file kept.
 pub(crate) const MAX_FILE: u64 = 16 * 1024;
@@ -27,11 +22,9 @@ pub(crate) const MAX_ENTRIES: usize = 16 * 1024;
 /// What an entry costs beside its body and key, roughly.
 const ENTRY_OVERHEAD: usize = 128;
 
-#[derive(Clone)]
 struct Entry {
-    body: Bytes,
-    content_type: Option<HeaderValue>,
-    last_modified: Option<HeaderValue>,
+    /// Every representation in memory.
+    set: FileSet,
     stored: Instant,
 }
 
@@ -69,52 +62,39 @@ impl FileCache {
         self.ttl
     }
 
-    /// The response for `path`, if a fresh entry holds it.
-    pub fn get(&self, path: &RequestPath) -> Option<Response> {
+    /// The file set for `path`, if a fresh entry holds it.
+    pub fn get(&self, path: &RequestPath) -> Option<FileSet> {
         if self.ttl.is_zero() {
             return None;
         }
-        let entry = self.lock().map.get(path)?.0.clone();
+        let entries = self.lock();
+        let (entry, _) = entries.map.get(path)?;
         if entry.stored.elapsed() >= self.ttl {
             return None;
         }
-        let mut resp = Response::new(Body::Bytes(entry.body));
-        let headers = resp.headers_mut();
-        if let Some(v) = entry.content_type {
-            headers.insert(CONTENT_TYPE, v);
-        }
-        if let Some(v) = entry.last_modified {
-            headers.insert(LAST_MODIFIED, v);
-        }
-        Some(resp)
+        entry.set.to_memory()
     }
 
-    /// Returns `resp`; if it is a small file, reads it into memory first
-    /// and keeps it for `path`.
-    pub fn keep(&self, path: &RequestPath, resp: Response) -> Response {
-        if self.ttl.is_zero() || resp.status() != StatusCode::OK {
-            return resp;
+    /// Returns `set`; if all its files are small, reads them into memory
+    /// first and keeps them for `path`.
+    pub fn keep(&self, path: &RequestPath, set: FileSet) -> FileSet {
+        if self.ttl.is_zero() || set.lens().any(|len| len > MAX_FILE) {
+            return set;
         }
-        let (parts, body) = resp.into_parts();
-        let body = match body {
-            Body::File { file, offset, len } if len <= MAX_FILE => {
-                let mut bytes = vec![0; len as usize];
-                match file.read_exact_at(&mut bytes, offset) {
-                    Ok(()) => Bytes::from(bytes),
-                    // Shrank meanwhile: send it as a file, which reports it.
-                    Err(_) => return Response::from_parts(parts, Body::File { file, offset, len }),
-                }
-            }
-            other => return Response::from_parts(parts, other),
+        // A file that shrank meanwhile is sent from disk, which reports it.
+        let Some(copy) = set.to_memory() else {
+            return set;
         };
+        let Some(kept) = copy.to_memory() else {
+            return set;
+        };
+        let cost = set.lens().sum::<u64>() as usize
+            + ENTRY_OVERHEAD
+            + path.segments.iter().map(String::len).sum::<usize>();
         let entry = Entry {
-            body: body.clone(),
-            content_type: parts.headers.get(CONTENT_TYPE).cloned(),
-            last_modified: parts.headers.get(LAST_MODIFIED).cloned(),
+            set: kept,
             stored: Instant::now(),
         };
-        let cost =
-            body.len() + ENTRY_OVERHEAD + path.segments.iter().map(String::len).sum::<usize>();
         {
             let mut entries = self.lock();
             if entries.bytes + cost > MAX_BYTES || entries.map.len() >= MAX_ENTRIES {
@@ -126,7 +106,7 @@ impl FileCache {
             }
             entries.bytes += cost;
         }
-        Response::from_parts(parts, Body::Bytes(body))
+        copy
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {

@@ -1,7 +1,11 @@
 //! The static-files handler: serves a directory tree over GET and HEAD.
 
 mod cache;
+mod conditional;
 mod listing;
+mod negotiate;
+mod range;
+mod representation;
 mod resolve;
 
 use std::fs::{self, File};
@@ -9,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, LAST_MODIFIED};
+use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
 use http::{Method, StatusCode};
 
-use crate::http1::fmt_http_date;
-use crate::{Body, Error, Handler, Request, ResolveError, Response, response};
+use crate::{Error, Handler, Request, ResolveError, Response, response};
+use representation::FileSet;
 use resolve::RequestPath;
 
 /// How long small files are served from memory by default.
@@ -30,6 +34,14 @@ const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
 ///   generated listing if enabled, or `404`.
 /// * A file asked for with a trailing slash is `404`; an unreadable one or
 ///   anything that is not a regular file is `403`.
+/// * File responses carry `Last-Modified`, a strong `ETag` (size,
+///   modification time, inode) and `Accept-Ranges: bytes`, and follow RFC
+///   9110 for conditional requests (`304`, `412`, in the order of its
+///   section 13.2.2) and ranges (`206`, `multipart/byteranges` for several,
+///   `416`, `If-Range`); a range of a file stays a file region, so it is
+///   sent with `sendfile`.
+/// * `NAME.br` / `NAME.gz` are served for `NAME` to clients that accept them
+///   (see [`StaticFiles::precompressed`]).
 ///
 /// ```
 /// use otuserver_core::{Handler, Request, StaticFiles};
@@ -49,7 +61,17 @@ pub struct StaticFiles {
     root_dir: Arc<File>,
     index: String,
     generate_index: bool,
+    precompressed: bool,
+    cache_control: Option<HeaderValue>,
     cache: Arc<cache::FileCache>,
+}
+
+/// What a path leads to.
+enum Found {
+    /// A file, to answer from with validators and ranges.
+    File(Box<FileSet>),
+    /// A finished answer: a redirect or a generated listing.
+    Page(Response),
 }
 
 impl StaticFiles {
@@ -76,6 +98,8 @@ impl StaticFiles {
             root_dir,
             index: "index.html".to_owned(),
             generate_index: false,
+            precompressed: true,
+            cache_control: None,
             cache: Arc::new(cache::FileCache::new(DEFAULT_CACHE_TTL)),
         })
     }
@@ -95,6 +119,25 @@ impl StaticFiles {
         self
     }
 
+    /// Turns precompressed variants on or off (default on). When on, and
+    /// the client accepts `br` or `gzip`, `NAME.br` or `NAME.gz` beside
+    /// `NAME` is served in its place with `Content-Encoding`, if it is a
+    /// regular file no older than `NAME`; every response about a file with
+    /// such a variant carries `Vary: Accept-Encoding`.
+    pub fn precompressed(mut self, on: bool) -> Self {
+        self.precompressed = on;
+        // The cache holds file sets found with the old setting.
+        self.cache = Arc::new(cache::FileCache::new(self.cache.ttl()));
+        self
+    }
+
+    /// Sets a `Cache-Control` header for file and listing responses
+    /// (`200`, `206`, `304`); by default there is none.
+    pub fn cache_control(mut self, value: HeaderValue) -> Self {
+        self.cache_control = Some(value);
+        self
+    }
+
     /// Sets how long a small file (up to 16 KiB) read from disk is served
     /// from memory before it is read again (default 1 s; zero turns the
     /// cache off). A file changed on disk is served fresh at most this long
@@ -111,33 +154,42 @@ impl StaticFiles {
 
     fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
         let path = resolve::decode(req.uri().path())?;
-        if let Some(resp) = self.cache.get(&path) {
-            return Ok(resp);
-        }
-        let resp = self.serve_from_disk(req, &path)?;
-        Ok(self.cache.keep(&path, resp))
+        let set = match self.cache.get(&path) {
+            Some(set) => set,
+            None => match self.find(req, &path)? {
+                Found::File(set) => self.cache.keep(&path, *set),
+                Found::Page(resp) => return Ok(resp),
+            },
+        };
+        Ok(set.respond(req, self.cache_control.as_ref()))
     }
 
-    fn serve_from_disk(&self, req: &Request, path: &RequestPath) -> Result<Response, ResolveError> {
+    fn find(&self, req: &Request, path: &RequestPath) -> Result<Found, ResolveError> {
         let rel = path.relative();
         let file = resolve::open_beneath(&self.root_dir, &self.root, &rel)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
-            self.serve_dir(req, path, &rel, &file)
+            self.find_in_dir(req, path, &rel, &file)
         } else if path.trailing_slash {
             Err(ResolveError::NotFound)
         } else {
-            file_response(file, &meta, &rel)
+            self.load(file, &meta, &rel)
         }
     }
 
-    fn serve_dir(
+    fn load(&self, file: File, meta: &fs::Metadata, rel: &Path) -> Result<Found, ResolveError> {
+        let open = |name: &Path| resolve::open_beneath(&self.root_dir, &self.root, name);
+        FileSet::load(file, meta, rel, self.precompressed, open)
+            .map(|set| Found::File(Box::new(set)))
+    }
+
+    fn find_in_dir(
         &self,
         req: &Request,
         path: &RequestPath,
         rel: &Path,
         dir: &File,
-    ) -> Result<Response, ResolveError> {
+    ) -> Result<Found, ResolveError> {
         if !path.trailing_slash {
             let mut location = path.to_url(true);
             if let Some(query) = req.uri().query() {
@@ -149,14 +201,15 @@ impl StaticFiles {
                     percent_encoding::CONTROLS,
                 ));
             }
-            return Ok(response::redirect(StatusCode::MOVED_PERMANENTLY, &location));
+            let redirect = response::redirect(StatusCode::MOVED_PERMANENTLY, &location);
+            return Ok(Found::Page(redirect));
         }
         let index = rel.join(&self.index);
         match resolve::open_beneath(&self.root_dir, &self.root, &index) {
             Ok(file) => {
                 let meta = file.metadata()?;
                 if meta.is_file() {
-                    return file_response(file, &meta, &index);
+                    return self.load(file, &meta, &index);
                 }
             }
             Err(ResolveError::NotFound) => {}
@@ -166,28 +219,12 @@ impl StaticFiles {
             return Err(ResolveError::NotFound);
         }
         let page = listing::render(dir, rel, &self.root_dir, &self.root, path)?;
-        Ok(response::html(page))
-    }
-}
-
-/// `200 OK` with the open regular `file` as the body, typed by the
-/// extension of `name`.
-fn file_response(file: File, meta: &fs::Metadata, name: &Path) -> Result<Response, ResolveError> {
-    if !meta.is_file() {
-        return Err(ResolveError::Forbidden);
-    }
-    let mime = mime_guess::from_path(name).first_or_octet_stream();
-    let mut resp = Response::new(Body::file(file, meta.len()));
-    let headers = resp.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
-        headers.insert(CONTENT_TYPE, value);
-    }
-    if let Ok(modified) = meta.modified() {
-        if let Ok(value) = HeaderValue::from_str(&fmt_http_date(modified)) {
-            headers.insert(LAST_MODIFIED, value);
+        let mut resp = response::html(page);
+        if let Some(cc) = &self.cache_control {
+            resp.headers_mut().insert(CACHE_CONTROL, cc.clone());
         }
+        Ok(Found::Page(resp))
     }
-    Ok(resp)
 }
 
 impl Handler for StaticFiles {

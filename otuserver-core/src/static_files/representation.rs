@@ -1,0 +1,345 @@
+//! A file as it is answered with: its bytes (an open file, or a copy in
+//! memory), its validators, and the precompressed variants stored beside it;
+//! and the response built from those for one request (validators,
+//! preconditions, ranges, content coding).
+
+use std::fs::{File, Metadata};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::ops::RangeInclusive;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap,
+    HeaderValue, LAST_MODIFIED, VARY,
+};
+use http::{Request, StatusCode};
+
+use super::conditional::{self, Precondition, Validators};
+use super::negotiate::{self, Coding};
+use super::range::{self, Multipart, RangeRequest};
+use crate::http1::fmt_http_date;
+use crate::{Body, ResolveError, Response, response};
+
+/// Where a representation's bytes are.
+pub(crate) enum Content {
+    File(File),
+    Memory(Bytes),
+}
+
+/// One stored form of a file: the original or a precompressed variant.
+pub(crate) struct Rep {
+    content: Content,
+    len: u64,
+    etag: HeaderValue,
+    /// Whole seconds since the epoch.
+    modified: Option<u64>,
+    last_modified: Option<HeaderValue>,
+}
+
+impl Rep {
+    fn new(file: File, meta: &Metadata) -> Rep {
+        // Strong, and cheap: size, modification time to the nanosecond and
+        // inode, as nginx and lighttpd derive theirs; no content hashing.
+        let etag = format!(
+            "\"{:x}-{:x}.{:x}-{:x}\"",
+            meta.size(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ino()
+        );
+        let modified = meta.modified().ok();
+        Rep {
+            content: Content::File(file),
+            len: meta.len(),
+            etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
+            modified: modified.map(conditional::seconds),
+            last_modified: modified.and_then(|m| HeaderValue::from_str(&fmt_http_date(m)).ok()),
+        }
+    }
+
+    /// A copy whose bytes are in memory, or `None` if they are not (or
+    /// could not be read in full).
+    fn to_memory(&self) -> Option<Rep> {
+        let bytes = match &self.content {
+            Content::Memory(b) => b.clone(),
+            Content::File(file) => {
+                let mut buf = vec![0; usize::try_from(self.len).ok()?];
+                file.read_exact_at(&mut buf, 0).ok()?;
+                Bytes::from(buf)
+            }
+        };
+        Some(Rep {
+            content: Content::Memory(bytes),
+            len: self.len,
+            etag: self.etag.clone(),
+            modified: self.modified,
+            last_modified: self.last_modified.clone(),
+        })
+    }
+
+    /// `len` bytes from `start`, as a body.
+    fn slice(&self, range: &RangeInclusive<u64>) -> io::Result<Body> {
+        let (start, len) = (*range.start(), range.end() - range.start() + 1);
+        Ok(match &self.content {
+            Content::Memory(b) => {
+                let from = usize::try_from(start).unwrap_or(usize::MAX).min(b.len());
+                let to = usize::try_from(start + len)
+                    .unwrap_or(usize::MAX)
+                    .min(b.len());
+                Body::Bytes(b.slice(from..to))
+            }
+            Content::File(file) => Body::File {
+                file: file.try_clone()?,
+                offset: start,
+                len,
+            },
+        })
+    }
+
+    fn into_body(self) -> Body {
+        match self.content {
+            Content::Memory(b) => Body::Bytes(b),
+            Content::File(file) => Body::file(file, self.len),
+        }
+    }
+
+    fn validators(&self) -> Validators<'_> {
+        Validators {
+            etag: self.etag.to_str().unwrap_or(""),
+            modified: self.modified,
+        }
+    }
+}
+
+/// A regular file with its precompressed variants.
+pub(crate) struct FileSet {
+    content_type: Option<HeaderValue>,
+    original: Rep,
+    br: Option<Rep>,
+    gzip: Option<Rep>,
+}
+
+impl FileSet {
+    /// The set for the regular `file` at `rel` (below the root, opened
+    /// with `open`), with its variants `rel.br` and `rel.gz` if `variants`
+    /// and they are regular files no older than it.
+    pub fn load(
+        file: File,
+        meta: &Metadata,
+        rel: &Path,
+        variants: bool,
+        open: impl Fn(&Path) -> Result<File, ResolveError>,
+    ) -> Result<FileSet, ResolveError> {
+        if !meta.is_file() {
+            return Err(ResolveError::Forbidden);
+        }
+        let mime = mime_guess::from_path(rel).first_or_octet_stream();
+        let original = Rep::new(file, meta);
+        let variant = |coding: Coding| -> Option<Rep> {
+            if !variants {
+                return None;
+            }
+            let mut name = rel.as_os_str().to_owned();
+            name.push(".");
+            name.push(coding.extension());
+            // Anything in the way (absent, outside the root, a directory,
+            // stale) means no variant, never an error for the original.
+            let file = open(Path::new(&name)).ok()?;
+            let vmeta = file.metadata().ok()?;
+            let fresh = match (vmeta.modified(), meta.modified()) {
+                (Ok(v), Ok(o)) => v >= o,
+                _ => false,
+            };
+            (vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta))
+        };
+        Ok(FileSet {
+            content_type: HeaderValue::from_str(mime.as_ref()).ok(),
+            br: variant(Coding::Br),
+            gzip: variant(Coding::Gzip),
+            original,
+        })
+    }
+
+    /// Every representation's length, for the cache to decide.
+    pub fn lens(&self) -> impl Iterator<Item = u64> + '_ {
+        [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|r| r.len)
+    }
+
+    /// A copy with every representation in memory, if they could all be
+    /// read.
+    pub fn to_memory(&self) -> Option<FileSet> {
+        Some(FileSet {
+            content_type: self.content_type.clone(),
+            original: self.original.to_memory()?,
+            br: match &self.br {
+                Some(r) => Some(r.to_memory()?),
+                None => None,
+            },
+            gzip: match &self.gzip {
+                Some(r) => Some(r.to_memory()?),
+                None => None,
+            },
+        })
+    }
+
+    fn variant(&self, coding: Coding) -> Option<&Rep> {
+        match coding {
+            Coding::Br => self.br.as_ref(),
+            Coding::Gzip => self.gzip.as_ref(),
+        }
+    }
+
+    fn take(self, coding: Option<Coding>) -> Rep {
+        match coding {
+            Some(Coding::Br) => self.br.unwrap_or(self.original),
+            Some(Coding::Gzip) => self.gzip.unwrap_or(self.original),
+            None => self.original,
+        }
+    }
+
+    /// The answer to `req` (a `GET` or `HEAD`) from this set.
+    pub fn respond<B>(self, req: &Request<B>, cache_control: Option<&HeaderValue>) -> Response {
+        let headers = req.headers();
+        let coding = negotiate::choose(headers, |c| self.variant(c).is_some());
+        let has_variants = self.br.is_some() || self.gzip.is_some();
+        let content_type = self.content_type.clone();
+        let rep = self.take(coding);
+
+        // What every answer about this file carries, 304 included.
+        let mut common = HeaderMap::new();
+        common.insert(ETAG, rep.etag.clone());
+        if let Some(lm) = &rep.last_modified {
+            common.insert(LAST_MODIFIED, lm.clone());
+        }
+        if has_variants {
+            common.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        if let Some(cc) = cache_control {
+            common.insert(CACHE_CONTROL, cc.clone());
+        }
+
+        match conditional::evaluate(headers, rep.validators()) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                let mut resp = Response::new(Body::Empty);
+                *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                *resp.headers_mut() = common;
+                return resp;
+            }
+            Precondition::Failed => {
+                return with_headers(
+                    response::status_page(StatusCode::PRECONDITION_FAILED),
+                    vary_only(&common),
+                );
+            }
+        }
+
+        let ranges = if conditional::if_range_holds(headers, rep.validators()) {
+            range::parse(headers, rep.len)
+        } else {
+            RangeRequest::Whole
+        };
+        common.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Some(c) = coding {
+            common.insert(CONTENT_ENCODING, HeaderValue::from_static(c.token()));
+        }
+        let len = rep.len;
+        match ranges {
+            RangeRequest::Whole => {
+                if let Some(ct) = content_type {
+                    common.insert(CONTENT_TYPE, ct);
+                }
+                with_headers(Response::new(rep.into_body()), common)
+            }
+            RangeRequest::Unsatisfiable => {
+                let mut resp = response::status_page(StatusCode::RANGE_NOT_SATISFIABLE);
+                resp.headers_mut()
+                    .insert(CONTENT_RANGE, header(&format!("bytes */{len}")));
+                with_headers(resp, vary_only(&common))
+            }
+            RangeRequest::Ranges(ranges) => match partial(&rep, &ranges, content_type.as_ref()) {
+                Ok(mut resp) => {
+                    resp.headers_mut().extend(common);
+                    resp
+                }
+                Err(e) => {
+                    log::error!("serving a range of {}: {e}", req.uri().path());
+                    response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            },
+        }
+    }
+}
+
+/// `206 Partial Content` for `ranges` of `rep`: one range as itself, several
+/// as `multipart/byteranges`. File ranges stay file regions, for sendfile.
+fn partial(
+    rep: &Rep,
+    ranges: &[RangeInclusive<u64>],
+    content_type: Option<&HeaderValue>,
+) -> io::Result<Response> {
+    let mut resp = if let [only] = ranges {
+        let mut resp = Response::new(rep.slice(only)?);
+        resp.headers_mut()
+            .insert(CONTENT_RANGE, header(&range::content_range(only, rep.len)));
+        if let Some(ct) = content_type {
+            resp.headers_mut().insert(CONTENT_TYPE, ct.clone());
+        }
+        resp
+    } else {
+        let boundary = boundary();
+        let layout = Multipart {
+            boundary: &boundary,
+            content_type: content_type.and_then(|ct| ct.to_str().ok()),
+            len: rep.len,
+        };
+        let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
+        for (i, r) in ranges.iter().enumerate() {
+            parts.push(Body::from(layout.part_head(r, i == 0)));
+            parts.push(rep.slice(r)?);
+        }
+        parts.push(Body::from(layout.tail()));
+        let mut resp = Response::new(Body::Parts(parts));
+        resp.headers_mut().insert(
+            CONTENT_TYPE,
+            header(&format!("multipart/byteranges; boundary={boundary}")),
+        );
+        resp
+    };
+    *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    Ok(resp)
+}
+
+/// A boundary no file is likely to hold: 128 random bits (from the keys
+/// the standard library seeds its hash maps with).
+fn boundary() -> String {
+    let random = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    format!("otuserver-{:016x}{:016x}", random(), random())
+}
+
+fn header(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn vary_only(common: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(v) = common.get(VARY) {
+        headers.insert(VARY, v.clone());
+    }
+    headers
+}
+
+fn with_headers(mut resp: Response, headers: HeaderMap) -> Response {
+    resp.headers_mut().extend(headers);
+    resp
+}
