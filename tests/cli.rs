@@ -283,7 +283,10 @@ fn cache_control_and_precompressed_flags_take_effect() {
     let root = dir.path().to_str().unwrap();
     let srv = start(&["-r", root, "--cache-control", "public, max-age=60"]);
     let gz = get_with(srv.port, "/hello.txt", "Accept-Encoding: gzip\r\n");
-    assert!(gz.contains("\r\ncache-control: public, max-age=60\r\n"), "{gz}");
+    assert!(
+        gz.contains("\r\ncache-control: public, max-age=60\r\n"),
+        "{gz}"
+    );
     assert!(gz.contains("\r\ncontent-encoding: gzip\r\n"), "{gz}");
     assert!(gz.ends_with("\r\n\r\nGZ"), "{gz}");
     drop(srv);

@@ -39,4 +39,21 @@ fn a_large_file_goes_out_in_a_few_syscalls() {
     // it in a handful of calls, whatever the socket buffer size.
     let used = after - before;
     assert!(used < 200, "{used} read syscalls for {len} bytes");
+
+    // A range, and several, stay file regions: sendfile from an offset.
+    let before = read_syscalls();
+    let one = common::exchange(
+        srv.addr,
+        b"GET /eight.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000000-7999999\r\nConnection: close\r\n\r\n",
+    );
+    let two = common::exchange(
+        srv.addr,
+        b"GET /eight.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-2999999,5000000-7999999\r\nConnection: close\r\n\r\n",
+    );
+    let used = read_syscalls() - before;
+    assert_eq!(one.status, 206);
+    assert_eq!(one.body.len(), 7_000_000);
+    assert_eq!(two.status, 206);
+    assert!(two.body.len() > 6_000_000, "{}", two.body.len());
+    assert!(used < 200, "{used} read syscalls for two ranged answers");
 }

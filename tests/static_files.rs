@@ -404,3 +404,45 @@ fn a_clone_with_another_index_file_does_not_share_the_old_cache() {
     );
     assert_eq!(body_of(&b, "/dir2/"), b"home");
 }
+
+#[test]
+fn ranges_of_a_file_stay_file_regions_for_sendfile() {
+    let site = site();
+    std::fs::write(site.root().join("big.bin"), vec![1u8; 1 << 20]).unwrap();
+    let files = StaticFiles::new(site.root()).unwrap();
+    let ask = |range: &str| {
+        let req = Request::builder()
+            .uri("/big.bin")
+            .header("range", range)
+            .body(())
+            .unwrap();
+        files.handle(req)
+    };
+    let resp = ask("bytes=1000-200999");
+    assert_eq!(resp.status(), 206);
+    assert!(
+        matches!(
+            resp.body(),
+            otuserver_core::Body::File {
+                offset: 1000,
+                len: 200_000,
+                ..
+            }
+        ),
+        "{:?}",
+        resp.body()
+    );
+    let resp = ask("bytes=0-99999,500000-599999");
+    assert_eq!(resp.status(), 206);
+    let otuserver_core::Body::Parts(parts) = resp.body() else {
+        panic!("{:?}", resp.body());
+    };
+    let regions: Vec<(u64, u64)> = parts
+        .iter()
+        .filter_map(|p| match p {
+            otuserver_core::Body::File { offset, len, .. } => Some((*offset, *len)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(regions, [(0, 100_000), (500_000, 100_000)]);
+}
