@@ -1,5 +1,6 @@
 //! The generated directory listing page.
 
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
@@ -10,7 +11,6 @@ use std::time::SystemTime;
 use percent_encoding::percent_encode;
 
 use super::resolve::{self, RequestPath, SEGMENT};
-use crate::http1::fmt_http_date;
 
 struct Entry {
     name: String,
@@ -23,7 +23,7 @@ struct Entry {
 /// An HTML page listing the directory `dir` (open), which is `rel` under
 /// the root and which the client asked for as `path`.
 ///
-/// Directories come first, then files, each group sorted by name. Each
+/// Directories come first, then files, each group in natural order. Each
 /// entry is opened the way a request for it would be, so an entry that
 /// could not be served (a symlink out of the root, an unreadable file, a
 /// FIFO) is left out, and nothing about its target shows.
@@ -60,44 +60,181 @@ pub(crate) fn render(
             modified: meta.modified().ok(),
         });
     }
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    entries.sort_by(|a, b| {
+        b.is_dir
+            .cmp(&a.is_dir)
+            .then_with(|| natural_cmp(&a.name, &b.name))
+    });
+    Ok(page(path, &entries))
+}
 
-    let title = format!("Index of {}", escape(&display_path(path)));
-    let mut page = String::with_capacity(1024 + entries.len() * 160);
+/// The page: a breadcrumb of the path, a parent link, and the table.
+/// Every link is relative, so the page works wherever the handler is
+/// mounted; CSS is inline and there is no script.
+fn page(path: &RequestPath, entries: &[Entry]) -> String {
+    let shown = escape(&display_path(path));
+    let mut page = String::with_capacity(2048 + entries.len() * 200);
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>\n\
-         body{{font-family:system-ui,sans-serif;margin:1rem auto;max-width:60rem;padding:0 1rem}}\n\
-         table{{border-collapse:collapse;width:100%}}\n\
-         th,td{{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #ddd}}\n\
-         td.size,th.size{{text-align:right;white-space:nowrap}}\n\
-         </style>\n</head>\n<body>\n<h1>{title}</h1>\n<table>\n\
-         <thead><tr><th>Name</th><th class=\"size\">Size</th><th>Modified</th></tr></thead>\n<tbody>\n"
+         <title>Index of {shown}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>Index of <nav class=\"crumbs\" aria-label=\"Path\">"
     );
-    if !path.segments.is_empty() {
-        page.push_str(
-            "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td><td></td></tr>\n",
+    // Each ancestor is reached by climbing from here: the root is
+    // `../` once per segment, the current directory `./`.
+    let depth = path.segments.len();
+    let _ = write!(page, "<a href=\"{}\">/</a>", up(depth));
+    for (i, seg) in path.segments.iter().enumerate() {
+        let _ = write!(
+            page,
+            "<a href=\"{}\">{}</a>/",
+            up(depth - i - 1),
+            escape(seg)
         );
     }
-    for e in &entries {
-        let size = if e.is_dir {
-            "-".to_owned()
+    page.push_str(
+        "</nav></h1>\n<table>\n<thead><tr><th>Name</th><th class=\"size\">Size</th>\
+                   <th class=\"time\">Modified (UTC)</th></tr></thead>\n<tbody>\n",
+    );
+    if depth > 0 {
+        page.push_str(
+            "<tr class=\"dir\"><td><a href=\"../\">../</a> <small>parent directory</small></td>\
+             <td class=\"size\"></td><td class=\"time\"></td></tr>\n",
+        );
+    }
+    for e in entries {
+        let (class, slash, size) = if e.is_dir {
+            ("dir", "/", String::new())
         } else {
-            human_size(e.size)
+            ("file", "", human_size(e.size))
         };
-        let modified = e.modified.map(fmt_http_date).unwrap_or_default();
-        let slash = if e.is_dir { "/" } else { "" };
+        let time = e.modified.map(utc_minutes).unwrap_or_default();
         let _ = writeln!(
             page,
-            "<tr><td><a href=\"{}\">{}{slash}</a></td><td class=\"size\">{size}</td><td>{modified}</td></tr>",
+            "<tr class=\"{class}\"><td><a href=\"{}\">{}{slash}</a></td>\
+             <td class=\"size\" title=\"{} bytes\">{size}</td><td class=\"time\">{time}</td></tr>",
             escape(&e.href),
             escape(&e.name),
+            e.size,
         );
     }
-    page.push_str("</tbody>\n</table>\n</body>\n</html>\n");
-    Ok(page)
+    let dirs = entries.iter().filter(|e| e.is_dir).count();
+    let _ = write!(
+        page,
+        "</tbody>\n</table>\n<footer>{dirs} {}, {} {}</footer>\n</body>\n</html>\n",
+        if dirs == 1 {
+            "directory"
+        } else {
+            "directories"
+        },
+        entries.len() - dirs,
+        if entries.len() - dirs == 1 {
+            "file"
+        } else {
+            "files"
+        },
+    );
+    page
+}
+
+/// Inline style: readable on a laptop and a phone, light or dark.
+const STYLE: &str = "\
+:root{color-scheme:light dark;--line:#8884;--muted:#888}\
+body{font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",sans-serif;margin:0 auto;max-width:64rem;padding:1rem}\
+h1{font-size:1.25rem;font-weight:600;margin:0 0 1rem;overflow-wrap:anywhere}\
+.crumbs{display:inline}.crumbs a{text-decoration:none;padding:0 .1rem}.crumbs a:hover{text-decoration:underline}\
+table{border-collapse:collapse;width:100%}\
+th{text-align:left;font-weight:600;color:var(--muted);border-bottom:2px solid var(--line)}\
+th,td{padding:.4rem .5rem;vertical-align:top}\
+td{border-bottom:1px solid var(--line)}\
+td:first-child{overflow-wrap:anywhere}\
+tr:hover td{background:#8881}\
+tr.dir a{font-weight:600}\
+small{color:var(--muted)}\
+.size{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\
+.time{white-space:nowrap;font-variant-numeric:tabular-nums}\
+footer{color:var(--muted);font-size:.875rem;margin-top:1rem}\
+@media (max-width:40rem){body{padding:.5rem}.time{display:none}th,td{padding:.5rem .25rem}}\
+";
+
+/// `n` times `../`, or `./` for zero.
+fn up(n: usize) -> String {
+    if n == 0 {
+        "./".to_owned()
+    } else {
+        "../".repeat(n)
+    }
+}
+
+/// Compares names as people read them: runs of digits by their value
+/// (`file2` before `file10`), letters regardless of case; names equal that
+/// way fall back to plain byte order, so the order is total.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (x.peek().copied(), y.peek().copied()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = digits(&mut x);
+                let m = digits(&mut y);
+                let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                let by_value = n.len().cmp(&m.len()).then_with(|| n.cmp(m));
+                if by_value != Ordering::Equal {
+                    return by_value;
+                }
+            }
+            (Some(c), Some(d)) => {
+                x.next();
+                y.next();
+                let by_letter = c.to_lowercase().cmp(d.to_lowercase());
+                if by_letter != Ordering::Equal {
+                    return by_letter;
+                }
+            }
+        }
+    }
+}
+
+fn digits(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut run = String::new();
+    while let Some(c) = chars.next_if(char::is_ascii_digit) {
+        run.push(c);
+    }
+    run
+}
+
+/// `2026-11-26 06:40`, in a `<time>` element carrying the full instant.
+fn utc_minutes(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    format!(
+        "<time datetime=\"{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z\">\
+         {y:04}-{m:02}-{d:02} {hh:02}:{mm:02}</time>"
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01: counted in 400-year
+/// eras of 146,097 days, with years starting in March so that the leap day
+/// falls at the end of one.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z / 146_097;
+    let doe = z % 146_097; // day of era, 0..=146_096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
+    let mp = (5 * doy + 2) / 153; // month, March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    (year, month, day)
 }
 
 fn display_path(path: &RequestPath) -> String {
@@ -153,6 +290,60 @@ mod tests {
             escape("<script>alert('x') & \"y\"</script>"),
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn names_sort_naturally() {
+        let mut names = vec![
+            "file10", "File2", "file1", "a", "B", "file01", "x9y10", "x9y9", "",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "", "a", "B", "file01", "file1", "File2", "file10", "x9y9", "x9y10"
+            ]
+        );
+        assert_eq!(natural_cmp("a", "A"), "a".cmp("A"));
+        assert_eq!(
+            natural_cmp("99999999999999999999999", "1"),
+            Ordering::Greater
+        );
+    }
+
+    #[test]
+    fn dates_are_civil() {
+        let at = |secs| utc_minutes(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        assert!(at(0).contains(">1970-01-01 00:00<"), "{}", at(0));
+        // 2000-02-29 12:34:56, a leap day in a century leap year.
+        assert!(
+            at(951_827_696).contains("\"2000-02-29T12:34:56Z\""),
+            "{}",
+            at(951_827_696)
+        );
+        // 2026-11-26 06:40.
+        assert!(
+            at(1_795_675_200).contains(">2026-11-26 06:40<"),
+            "{}",
+            at(1_795_675_200)
+        );
+    }
+
+    #[test]
+    fn breadcrumbs_climb_relatively() {
+        let path = RequestPath {
+            segments: vec!["a".into(), "<b>".into()],
+            trailing_slash: true,
+        };
+        let html = page(&path, &[]);
+        assert!(
+            html.contains(
+                "<a href=\"../../\">/</a><a href=\"../\">a</a>/<a href=\"./\">&lt;b&gt;</a>/"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<a href=\"../\">../</a>"), "{html}");
+        assert!(html.contains("0 directories, 0 files"), "{html}");
     }
 
     #[test]
