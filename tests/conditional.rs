@@ -1187,13 +1187,18 @@ fn conditionals_and_ranges_work_with_the_small_file_cache() {
 fn assert_identity(r: &Resp, original: &[u8]) {
     assert_full(r, original);
     assert!(r.header("content-encoding").is_none(), "{}", r.head);
-    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
 }
 
 fn assert_encoded(r: &Resp, coding: &str, bytes: &[u8]) {
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.header("content-encoding"), Some(coding), "{}", r.head);
-    assert_eq!(r.header("content-type"), Some("text/plain"), "{}", r.head);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; charset=utf-8"),
+        "{}",
+        r.head
+    );
     assert_eq!(
         r.header("content-length"),
         Some(bytes.len().to_string().as_str())

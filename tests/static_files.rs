@@ -22,7 +22,7 @@ fn classic_checks() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"<html><body>dir2 index</body></html>\n");
     assert_eq!(r.header("content-length"), Some("37"));
-    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.header("server").unwrap().starts_with("otuserver/"));
     assert!(r.header("date").is_some());
     assert!(httpdate::parse_http_date(r.header("last-modified").unwrap()).is_ok());
@@ -106,9 +106,13 @@ fn head_over_http10_on_a_raw_socket() {
 fn content_types() {
     let (_site, srv) = serve();
     let cases = [
-        ("x.html", &["text/html"][..]),
-        ("x.css", &["text/css"]),
-        ("x.js", &["text/javascript", "application/javascript"]),
+        ("x.html", &["text/html; charset=utf-8"][..]),
+        ("x.txt", &["text/plain; charset=utf-8"]),
+        ("x.css", &["text/css; charset=utf-8"]),
+        (
+            "x.js",
+            &["text/javascript; charset=utf-8", "application/javascript"],
+        ),
         ("x.jpg", &["image/jpeg"]),
         ("x.jpeg", &["image/jpeg"]),
         ("x.png", &["image/png"]),
@@ -378,7 +382,7 @@ fn small_files_are_cached_for_the_ttl_only() {
     // Within the TTL the cached copy answers, headers and all...
     assert_eq!(body_of(&files, "/changing.txt"), b"first");
     let resp = files.handle(Request::builder().uri("/changing.txt").body(()).unwrap());
-    assert_eq!(resp.headers()["content-type"], "text/plain");
+    assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     assert!(resp.headers().contains_key("last-modified"));
     // ...and after it, the file on disk.
     std::thread::sleep(std::time::Duration::from_millis(400));

@@ -43,6 +43,7 @@ pub fn site() -> Site {
         ("noindex/file.txt", b"inside noindex\n"),
         ("a/b/c/deep.txt", b"three folders deep\n"),
         ("types/x.html", b"h"),
+        ("types/x.txt", b"t"),
         ("types/x.css", b"c"),
         ("types/x.js", b"j"),
         ("types/x.jpg", b"jpg"),

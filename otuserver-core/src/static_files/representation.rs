@@ -137,6 +137,13 @@ impl FileSet {
             return Err(ResolveError::Forbidden);
         }
         let mime = mime_guess::from_path(rel).first_or_octet_stream();
+        // Browsers read text without a charset as windows-1252, which turns
+        // UTF-8 (nearly all text on the web) into mojibake.
+        let mime = if mime.type_() == mime::TEXT && mime.get_param(mime::CHARSET).is_none() {
+            format!("{mime}; charset=utf-8")
+        } else {
+            mime.to_string()
+        };
         let original = Rep::new(file, meta);
         let variant = |coding: Coding| -> Option<Rep> {
             if !variants {
@@ -156,7 +163,7 @@ impl FileSet {
             (vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta))
         };
         Ok(FileSet {
-            content_type: HeaderValue::from_str(mime.as_ref()).ok(),
+            content_type: HeaderValue::from_str(&mime).ok(),
             br: variant(Coding::Br),
             gzip: variant(Coding::Gzip),
             original,
