@@ -59,6 +59,7 @@ mod error;
 mod handler;
 pub mod http1;
 pub mod response;
+mod router;
 mod server;
 mod static_files;
 
@@ -66,6 +67,7 @@ pub use body::Body;
 pub use error::{Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
+pub use router::{MountPrefix, Router};
 pub use server::{Server, ServerConfig, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 

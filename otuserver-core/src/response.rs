@@ -31,6 +31,11 @@ pub fn html(body: impl Into<Body>) -> Response {
     with_body(StatusCode::OK, TEXT_HTML, body)
 }
 
+/// `200 OK` with a JSON body (the caller serializes it).
+pub fn json(body: impl Into<Body>) -> Response {
+    with_body(StatusCode::OK, "application/json", body)
+}
+
 /// A response with `status` and a small HTML page naming it, such as
 /// `404 Not Found`.
 pub fn status_page(status: StatusCode) -> Response {

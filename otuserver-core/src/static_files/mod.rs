@@ -191,7 +191,16 @@ impl StaticFiles {
         dir: &File,
     ) -> Result<Found, ResolveError> {
         if !path.trailing_slash {
-            let mut location = path.to_url(true);
+            // Under a Router mount the client's path starts with the
+            // prefix the handler never saw.
+            let mut location: String = match req.extensions().get::<crate::MountPrefix>() {
+                Some(mount) => {
+                    percent_encoding::utf8_percent_encode(&mount.0, percent_encoding::CONTROLS)
+                        .collect()
+                }
+                None => String::new(),
+            };
+            location.push_str(&path.to_url(true));
             if let Some(query) = req.uri().query() {
                 // Raw bytes above 0x7f are legal in a request-target but not
                 // in a header value.

@@ -1,0 +1,185 @@
+//! Every program in `examples/` runs and does what its comment says: each is
+//! built, started on a free port and asked over real sockets.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::get;
+
+/// Where cargo puts the example binaries, after building them once (a
+/// no-op when `cargo test` already has).
+fn examples_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--examples", "-p", "otuserver-core"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the examples build");
+        // target/debug/deps/examples-HASH -> target/debug/examples
+        let exe = std::env::current_exe().unwrap();
+        exe.parent().unwrap().parent().unwrap().join("examples")
+    })
+}
+
+/// A running example, killed on drop.
+struct Example {
+    child: Child,
+    addr: SocketAddr,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Example {
+    /// Starts example `name` and waits for its "listening on" line.
+    fn start(name: &str, args: &[&str]) -> Example {
+        let mut child = Command::new(examples_dir().join(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("{name} printed {line:?}"))
+            .parse()
+            .unwrap();
+        Example {
+            child,
+            addr,
+            stdout,
+        }
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello, file\n").unwrap();
+    std::fs::write(dir.path().join("index.html"), "<h1>home</h1>\n").unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(dir.path().join("docs/a.txt"), "a\n").unwrap();
+    dir
+}
+
+#[test]
+fn hello_answers_with_a_closure() {
+    let ex = Example::start("hello", &["0"]);
+    let r = get(ex.addr, "/some/path");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello from /some/path\n");
+}
+
+#[test]
+fn static_site_serves_and_stops_gracefully_on_ctrl_c() {
+    let dir = site();
+    let mut ex = Example::start("static_site", &[dir.path().to_str().unwrap(), "0"]);
+    assert_eq!(get(ex.addr, "/").text(), "<h1>home</h1>\n");
+    assert_eq!(get(ex.addr, "/hello.txt").text(), "hello, file\n");
+    let listing = get(ex.addr, "/docs/");
+    assert!(
+        listing.text().contains("href=\"./a.txt\""),
+        "{}",
+        listing.text()
+    );
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(ex.child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = ex.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    ex.stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "stopped\n");
+}
+
+#[test]
+fn router_mounts_files_and_an_api() {
+    let dir = site();
+    let ex = Example::start("router", &[dir.path().to_str().unwrap(), "0"]);
+    assert_eq!(get(ex.addr, "/static/hello.txt").text(), "hello, file\n");
+    // The mounted handler's redirect keeps the prefix it never saw.
+    let r = get(ex.addr, "/static/docs");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/static/docs/"));
+    assert_eq!(get(ex.addr, "/static").header("location"), Some("/static/"));
+
+    let r = get(ex.addr, "/api/time");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let text = r.text();
+    let secs: u64 = text
+        .trim()
+        .strip_prefix("{\"unix\":")
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("{text}"))
+        .parse()
+        .unwrap();
+    assert!(secs > 1_700_000_000, "{secs}");
+    assert_eq!(get(ex.addr, "/api/hello?ada").text(), "hello, ada\n");
+    let r = get(ex.addr, "/api/nothing");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(get(ex.addr, "/hello.txt").status, 404);
+    assert_eq!(get(ex.addr, "/").status, 404);
+}
+
+#[test]
+fn middleware_wraps_any_handler() {
+    let dir = site();
+    let ex = Example::start("middleware", &[dir.path().to_str().unwrap(), "0"]);
+    for path in ["/hello.txt", "/missing"] {
+        let r = get(ex.addr, path);
+        let timing = r.header("server-timing").unwrap_or_default();
+        let ms = timing
+            .strip_prefix("handler;dur=")
+            .unwrap_or_else(|| panic!("{timing}"));
+        assert!(ms.parse::<f64>().is_ok(), "{timing}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    }
+    assert_eq!(get(ex.addr, "/hello.txt").text(), "hello, file\n");
+    assert_eq!(get(ex.addr, "/missing").status, 404);
+}
+
+#[test]
+fn custom_handler_shares_state_across_workers() {
+    let ex = Example::start("custom_handler", &["0"]);
+    // Concurrent clients, so several worker threads share the counters.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = ex.addr;
+            std::thread::spawn(move || get(addr, if i % 2 == 0 { "/even" } else { "/odd" }))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().status, 200);
+    }
+    assert_eq!(
+        get(ex.addr, "/even").text(),
+        "hit 9 in all, 5 for /even, from 127.0.0.1\n"
+    );
+}
