@@ -107,6 +107,7 @@ fn version_and_help() {
             "--cache-ms",
             "--cache-control",
             "--no-precompressed",
+            "--allow-dotfiles",
         ] {
             assert!(help.contains(name), "{flag} lacks {name}: {help}");
         }
@@ -288,4 +289,18 @@ fn cache_control_and_precompressed_flags_take_effect() {
     assert!(!plain.contains("cache-control"), "{plain}");
     assert!(!plain.contains("vary"), "{plain}");
     assert!(plain.ends_with("\r\n\r\nhello\n"), "{plain}");
+}
+
+#[test]
+fn dotfiles_are_hidden_unless_allowed() {
+    let dir = docroot();
+    std::fs::write(dir.path().join(".env"), "SECRET=1\n").unwrap();
+    let root = dir.path().to_str().unwrap();
+    let srv = start(&["-r", root, "-g"]);
+    assert!(get(srv.port, "/.env").starts_with("HTTP/1.1 404 "));
+    assert!(!get(srv.port, "/").contains(".env"));
+    drop(srv);
+    let srv = start(&["-r", root, "-g", "--allow-dotfiles"]);
+    assert!(get(srv.port, "/.env").ends_with("\r\n\r\nSECRET=1\n"));
+    assert!(get(srv.port, "/").contains("href=\"./.env\""));
 }

@@ -81,6 +81,11 @@ pub struct Args {
     #[argh(option)]
     pub cache_control: Option<String>,
 
+    /// serve and list dotfiles (.env, .git/...); by default they are 404
+    /// and hidden, save /.well-known/
+    #[argh(switch)]
+    pub allow_dotfiles: bool,
+
     /// list directories that have no index.html
     #[argh(switch, short = 'g')]
     pub generate_index: bool,

@@ -58,6 +58,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut files = StaticFiles::new(&args.docsroot)?
         .generate_index(args.generate_index)
         .precompressed(!args.no_precompressed)
+        .allow_dotfiles(args.allow_dotfiles)
         .cache_ttl(Duration::from_millis(args.cache_ms));
     if let Some(value) = &args.cache_control {
         let value = HeaderValue::from_str(value)

@@ -26,18 +26,24 @@ struct Entry {
 /// Directories come first, then files, each group in natural order. Each
 /// entry is opened the way a request for it would be, so an entry that
 /// could not be served (a symlink out of the root, an unreadable file, a
-/// FIFO) is left out, and nothing about its target shows.
+/// FIFO, a dotfile unless `show_dotfiles`) is left out, and nothing about
+/// its target shows.
 pub(crate) fn render(
     dir: &File,
     rel: &Path,
     root_dir: &File,
     root: &Path,
     path: &RequestPath,
+    show_dotfiles: bool,
 ) -> std::io::Result<String> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
         let Ok(entry) = entry else { continue };
         let raw = entry.file_name();
+        let child = path.child(&raw.to_string_lossy());
+        if !show_dotfiles && child.is_hidden() {
+            continue;
+        }
         let Ok(file) = resolve::open_beneath(root_dir, root, &rel.join(&raw)) else {
             continue;
         };

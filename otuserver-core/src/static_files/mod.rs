@@ -40,6 +40,8 @@ const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
 ///   section 13.2.2) and ranges (`206`, `multipart/byteranges` for several,
 ///   `416`, `If-Range`); a range of a file stays a file region, so it is
 ///   sent with `sendfile`.
+/// * Dotfiles (any segment starting with `.`) are `404` and not listed,
+///   save `/.well-known/`, unless [`StaticFiles::allow_dotfiles`].
 /// * `NAME.br` / `NAME.gz` are served for `NAME` to clients that accept them
 ///   (see [`StaticFiles::precompressed`]).
 ///
@@ -62,6 +64,7 @@ pub struct StaticFiles {
     index: String,
     generate_index: bool,
     precompressed: bool,
+    allow_dotfiles: bool,
     cache_control: Option<HeaderValue>,
     cache: Arc<cache::FileCache>,
 }
@@ -99,6 +102,7 @@ impl StaticFiles {
             index: "index.html".to_owned(),
             generate_index: false,
             precompressed: true,
+            allow_dotfiles: false,
             cache_control: None,
             cache: Arc::new(cache::FileCache::new(DEFAULT_CACHE_TTL)),
         })
@@ -131,6 +135,15 @@ impl StaticFiles {
         self
     }
 
+    /// Serves and lists dotfiles (`.env`, `.git/`, any path segment that
+    /// starts with `.`) when `true`. By default they are `404` and left out
+    /// of listings, except `/.well-known/` (RFC 8615) and what lies in it
+    /// that is not itself a dotfile.
+    pub fn allow_dotfiles(mut self, on: bool) -> Self {
+        self.allow_dotfiles = on;
+        self
+    }
+
     /// Sets a `Cache-Control` header for file and listing responses
     /// (`200`, `206`, `304`); by default there is none.
     pub fn cache_control(mut self, value: HeaderValue) -> Self {
@@ -154,6 +167,10 @@ impl StaticFiles {
 
     fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
         let path = resolve::decode(req.uri().path())?;
+        if !self.allow_dotfiles && path.is_hidden() {
+            // 404, not 403: whether such a file exists is not told either.
+            return Err(ResolveError::NotFound);
+        }
         let set = match self.cache.get(&path) {
             Some(set) => set,
             None => match self.find(req, &path)? {
@@ -227,7 +244,14 @@ impl StaticFiles {
         if !self.generate_index {
             return Err(ResolveError::NotFound);
         }
-        let page = listing::render(dir, rel, &self.root_dir, &self.root, path)?;
+        let page = listing::render(
+            dir,
+            rel,
+            &self.root_dir,
+            &self.root,
+            path,
+            self.allow_dotfiles,
+        )?;
         let mut resp = response::html(page);
         if let Some(cc) = &self.cache_control {
             resp.headers_mut().insert(CACHE_CONTROL, cc.clone());

@@ -58,6 +58,25 @@ impl RequestPath {
         self.segments.iter().collect()
     }
 
+    /// The path one level down, at `name`.
+    pub fn child(&self, name: &str) -> RequestPath {
+        let mut segments = self.segments.clone();
+        segments.push(name.to_owned());
+        RequestPath {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
+    /// Whether any segment is a dotfile or dot-directory (`.env`, `.git`),
+    /// save `.well-known` at the top (RFC 8615), which is public by design.
+    pub fn is_hidden(&self) -> bool {
+        self.segments
+            .iter()
+            .enumerate()
+            .any(|(i, seg)| seg.starts_with('.') && !(i == 0 && seg == ".well-known"))
+    }
+
     /// The normalized path as a URL path, each segment percent-encoded,
     /// with a trailing slash if `dir`.
     pub fn to_url(&self, dir: bool) -> String {
@@ -299,6 +318,31 @@ mod tests {
             open_beneath(&dir, &root, Path::new("missing")),
             Err(ResolveError::NotFound)
         ));
+    }
+
+    #[test]
+    fn dot_segments_are_hidden_save_well_known_at_the_top() {
+        let hidden = |raw: &str| decode(raw).unwrap().is_hidden();
+        for path in [
+            "/.env",
+            "/.git/config",
+            "/a/.htpasswd",
+            "/%2eenv",
+            "/.well-known/.x",
+            "/a/.well-known/x",
+        ] {
+            assert!(hidden(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/a.b",
+            "/.well-known/security.txt",
+            "/.well-known/",
+            "/a/b./c",
+            "/x/../y",
+        ] {
+            assert!(!hidden(path), "{path}");
+        }
     }
 
     #[test]
