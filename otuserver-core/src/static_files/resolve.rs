@@ -353,4 +353,90 @@ mod tests {
         let root = decode("/").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(root.to_url(true), "/");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces hostile paths are made of, raw and percent-encoded.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("..".to_owned()),
+                Just(".".to_owned()),
+                Just("%2e%2e".to_owned()),
+                Just("%2E.".to_owned()),
+                Just("%2f".to_owned()),
+                Just("%5c".to_owned()),
+                Just("\\".to_owned()),
+                Just("%252e".to_owned()),
+                Just("%c0%ae".to_owned()),
+                Just("%00".to_owned()),
+                Just(";".to_owned()),
+                Just("sub".to_owned()),
+                Just("file".to_owned()),
+                Just("out".to_owned()),
+                Just("up".to_owned()),
+                Just("abs-in".to_owned()),
+                Just("".to_owned()),
+                "[a-z%./]{0,6}",
+            ]
+        }
+
+        fn hostile_path() -> impl Strategy<Value = String> {
+            prop::collection::vec(piece(), 0..12).prop_map(|p| format!("/{}", p.join("/")))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any string decodes to clean segments or is refused.
+            #[test]
+            fn decoding_never_leaves_a_dot_segment(raw in "\\PC{0,40}", hostile in hostile_path()) {
+                for input in [raw, hostile] {
+                    if let Ok(path) = decode(&input) {
+                        for seg in &path.segments {
+                            prop_assert!(!seg.is_empty() && seg != "." && seg != "..", "{input}: {seg:?}");
+                            prop_assert!(!seg.contains('/') && !seg.contains('\0'), "{input}: {seg:?}");
+                        }
+                        prop_assert!(path.relative().components().all(|c| matches!(c, std::path::Component::Normal(_))));
+                    }
+                }
+            }
+
+            /// Whatever the path, what gets opened lies inside the root.
+            #[test]
+            fn opening_never_leaves_the_root(input in hostile_path()) {
+                let (base, root, dir) = tree();
+                if let Ok(path) = decode(&input) {
+                    for opened in [open_beneath(&dir, &root, &path.relative()), open_checked(&root, &path.relative())] {
+                        if let Ok(file) = opened {
+                            let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                                .unwrap_or_default();
+                            prop_assert!(real.starts_with(&root), "{input} opened {}", real.display());
+                        }
+                    }
+                }
+                drop(base);
+            }
+        }
+
+        /// A root with a file, symlinks in and out, and a secret beside it.
+        fn tree() -> (tempfile::TempDir, PathBuf, File) {
+            let base = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let root = base.path().join("root");
+            let setup = || -> io::Result<()> {
+                std::fs::create_dir_all(root.join("sub"))?;
+                std::fs::write(base.path().join("secret"), "secret")?;
+                std::fs::write(root.join("sub/file"), "file")?;
+                std::os::unix::fs::symlink(base.path().join("secret"), root.join("out"))?;
+                std::os::unix::fs::symlink(base.path(), root.join("sub/up"))?;
+                std::os::unix::fs::symlink(root.join("sub"), root.join("abs-in"))?;
+                Ok(())
+            };
+            setup().unwrap_or_else(|e| panic!("{e}"));
+            let root = root.canonicalize().unwrap_or_else(|e| panic!("{e}"));
+            let dir = File::open(&root).unwrap_or_else(|e| panic!("{e}"));
+            (base, root, dir)
+        }
+    }
 }
