@@ -194,7 +194,7 @@ fn parse_response<'a>(rest: &mut &'a [u8], head_only: bool) -> Result<Resp, Stri
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let mut headers = Vec::new();
     for line in lines {
-        if line.contains(|c: char| c == '\r' || c == '\n') {
+        if line.contains(['\r', '\n']) {
             return Err(format!("bare CR or LF in the response head: {line:?}"));
         }
         let (name, value) = line
@@ -225,7 +225,12 @@ fn parse_response<'a>(rest: &mut &'a [u8], head_only: bool) -> Result<Resp, Stri
             [one] => one
                 .parse::<usize>()
                 .map_err(|_| format!("bad Content-Length {one:?}"))?,
-            _ => return Err(format!("{} Content-Length fields in {head:?}", values.len())),
+            _ => {
+                return Err(format!(
+                    "{} Content-Length fields in {head:?}",
+                    values.len()
+                ));
+            }
         }
     };
     let after = &bytes[end + 4..];
@@ -475,11 +480,19 @@ fn traversal_in_every_encoding_never_reaches_the_canary() {
     let probe = Probe::on_site(&srv);
 
     let table: &[(&str, &str, u16)] = &[
-        ("baseline: the canary's name inside the root", "/secret.txt", 404),
+        (
+            "baseline: the canary's name inside the root",
+            "/secret.txt",
+            404,
+        ),
         ("../", "/../secret.txt", 404),
         ("../ several times", "/../../../../secret.txt", 404),
         ("../ from a subdirectory", "/dir2/../../secret.txt", 404),
-        ("../ past real folders", "/a/b/c/../../../../../../../secret.txt", 404),
+        (
+            "../ past real folders",
+            "/a/b/c/../../../../../../../secret.txt",
+            404,
+        ),
         ("%2e%2e/", "/%2e%2e/secret.txt", 404),
         ("%2E%2E/ upper case", "/%2E%2E/secret.txt", 404),
         ("%2E%2E%2F, slash encoded too", "/%2E%2E%2Fsecret.txt", 404),
@@ -490,19 +503,31 @@ fn traversal_in_every_encoding_never_reaches_the_canary() {
         ("..%2f", "/..%2fsecret.txt", 404),
         ("..%2F", "/..%2Fsecret.txt", 404),
         ("..%2f after a directory", "/dir2/..%2f..%2fsecret.txt", 404),
-        ("..%2f after a file", "/index.html/..%2f..%2fsecret.txt", 404),
+        (
+            "..%2f after a file",
+            "/index.html/..%2f..%2fsecret.txt",
+            404,
+        ),
         ("%2e%2e%5c", "/%2e%2e%5csecret.txt", 404),
         ("..%5c twice", "/..%5c..%5csecret.txt", 404),
         ("raw backslash ..\\", "/..\\secret.txt", 404),
         ("raw backslashes ..\\..\\", "/..\\..\\secret.txt", 404),
-        ("double encoding %252e%252e%252f", "/%252e%252e%252fsecret.txt", 404),
+        (
+            "double encoding %252e%252e%252f",
+            "/%252e%252e%252fsecret.txt",
+            404,
+        ),
         ("double encoding %252e%252e/", "/%252e%252e/secret.txt", 404),
         ("double encoding %255c", "/..%255c..%255csecret.txt", 404),
         ("nested encoding %%32%65", "/%%32%65%%32%65/secret.txt", 404),
         ("%u002e encoding", "/%u002e%u002e/secret.txt", 404),
         ("fullwidth dots", "/%ef%bc%8e%ef%bc%8e/secret.txt", 404),
         ("encoded leading slash", "/%2fsecret.txt", 404),
-        ("encoded leading slash and ../", "/%2f..%2f..%2fsecret.txt", 404),
+        (
+            "encoded leading slash and ../",
+            "/%2f..%2f..%2fsecret.txt",
+            404,
+        ),
         ("/./", "/./secret.txt", 404),
         ("/./ then ../", "/./../secret.txt", 404),
         ("// run", "//secret.txt", 404),
@@ -513,18 +538,38 @@ fn traversal_in_every_encoding_never_reaches_the_canary() {
         ("; suffix", "/../secret.txt;.html", 404),
         ("the canary's folder", "/../secret-dir/", 404),
         ("the canary's folder, by name", "/../secret-dir", 404),
-        ("the canary's folder, its index", "/../secret-dir/index.html", 404),
-        ("a query does not count as path", "/../secret.txt?/../../x", 404),
+        (
+            "the canary's folder, its index",
+            "/../secret-dir/index.html",
+            404,
+        ),
+        (
+            "a query does not count as path",
+            "/../secret.txt?/../../x",
+            404,
+        ),
         ("overlong UTF-8 %c0%ae", "/%c0%ae%c0%ae/secret.txt", 400),
-        ("overlong UTF-8 %e0%80%ae", "/%e0%80%ae%e0%80%ae/secret.txt", 400),
-        ("overlong UTF-8 slash %c0%af", "/..%c0%af..%c0%afsecret.txt", 400),
+        (
+            "overlong UTF-8 %e0%80%ae",
+            "/%e0%80%ae%e0%80%ae/secret.txt",
+            400,
+        ),
+        (
+            "overlong UTF-8 slash %c0%af",
+            "/..%c0%af..%c0%afsecret.txt",
+            400,
+        ),
         ("lone byte %ff", "/%ff/../secret.txt", 400),
         ("NUL %00", "/%00", 400),
         ("NUL before an extension", "/../secret.txt%00.html", 400),
         ("NUL inside ..", "/.%00./secret.txt", 400),
         ("symlink out of the root", "/escape.txt", 403),
         ("symlink out, name encoded", "/%65scape.txt", 403),
-        ("symlink out, reached through ../", "/dir2/../escape.txt", 403),
+        (
+            "symlink out, reached through ../",
+            "/dir2/../escape.txt",
+            403,
+        ),
         ("directory symlink out", "/escape-dir", 403),
         ("directory symlink out, slash", "/escape-dir/", 403),
         ("through a directory symlink", "/escape-dir/index.html", 403),
@@ -545,7 +590,12 @@ fn traversal_in_every_encoding_never_reaches_the_canary() {
         case("400 x %2e%2e%2f", get(&deep_encoded), 404, KeepsSync),
         case("700 x ..%2F", get(&deep_mixed), 404, KeepsSync),
         // Longer than the 4096-byte head limit: refused before any path.
-        case("2000 x ../, past the head limit", get(&too_deep), 414, Closes),
+        case(
+            "2000 x ../, past the head limit",
+            get(&too_deep),
+            414,
+            Closes,
+        ),
         case(
             "../ over HTTP/1.0, without Host",
             "GET /../secret.txt HTTP/1.0\r\n\r\n",
@@ -560,11 +610,34 @@ fn traversal_in_every_encoding_never_reaches_the_canary() {
             Closes,
         ),
         // Dot segments that stay inside the root are resolved, not refused.
-        case("../ inside the root", get("/dir2/../index.html"), 200, KeepsSync).body(INDEX),
-        case("../ above the root clamps", get("/../../index.html"), 200, KeepsSync).body(INDEX),
-        case("/./ inside the root", get("/./././index.html"), 200, KeepsSync).body(INDEX),
-        case("// runs inside the root", get("//dir2//page.html"), 200, KeepsSync)
-            .body(&b"dir2 page\n"[..]),
+        case(
+            "../ inside the root",
+            get("/dir2/../index.html"),
+            200,
+            KeepsSync,
+        )
+        .body(INDEX),
+        case(
+            "../ above the root clamps",
+            get("/../../index.html"),
+            200,
+            KeepsSync,
+        )
+        .body(INDEX),
+        case(
+            "/./ inside the root",
+            get("/./././index.html"),
+            200,
+            KeepsSync,
+        )
+        .body(INDEX),
+        case(
+            "// runs inside the root",
+            get("//dir2//page.html"),
+            200,
+            KeepsSync,
+        )
+        .body(&b"dir2 page\n"[..]),
         case("%252e is decoded once only", get("/%252e"), 200, KeepsSync)
             .body(&b"literal percent-2e"[..]),
     ]);
@@ -685,7 +758,12 @@ fn request_target_forms() {
             400,
             Closes,
         ),
-        case("asterisk-form on GET", with_host("GET * HTTP/1.1"), 400, Closes),
+        case(
+            "asterisk-form on GET",
+            with_host("GET * HTTP/1.1"),
+            400,
+            Closes,
+        ),
         case(
             "authority-form on GET",
             with_host("GET example.com:80 HTTP/1.1"),
@@ -704,7 +782,12 @@ fn request_target_forms() {
             400,
             Closes,
         ),
-        case("query-only target", with_host("GET ?x=1 HTTP/1.1"), 400, Closes),
+        case(
+            "query-only target",
+            with_host("GET ?x=1 HTTP/1.1"),
+            400,
+            Closes,
+        ),
         case(
             "authority-form on CONNECT: well-formed, not served",
             with_host("CONNECT example.com:80 HTTP/1.1"),
@@ -728,31 +811,126 @@ fn odd_host_headers() {
     let probe = Probe::on_site(&srv);
     let table: &[(&str, &str, u16, Then)] = &[
         ("no Host in HTTP/1.1", "", 400, Closes),
-        ("two identical Host lines", "Host: localhost\r\nHost: localhost\r\n", 400, Closes),
-        ("two different Host lines", "Host: localhost\r\nHost: evil.example\r\n", 400, Closes),
-        ("Host twice, in two cases", "Host: localhost\r\nhOST: evil.example\r\n", 400, Closes),
-        ("Host with a space inside", "Host: local host\r\n", 400, Closes),
-        ("two hosts in one Host", "Host: localhost evil.example\r\n", 400, Closes),
-        ("Host with a tab inside", "Host: local\thost\r\n", 400, Closes),
-        ("Host with angle brackets", "Host: <script>\r\n", 400, Closes),
+        (
+            "two identical Host lines",
+            "Host: localhost\r\nHost: localhost\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "two different Host lines",
+            "Host: localhost\r\nHost: evil.example\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host twice, in two cases",
+            "Host: localhost\r\nhOST: evil.example\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with a space inside",
+            "Host: local host\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "two hosts in one Host",
+            "Host: localhost evil.example\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with a tab inside",
+            "Host: local\thost\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with angle brackets",
+            "Host: <script>\r\n",
+            400,
+            Closes,
+        ),
         ("Host with quotes", "Host: \"localhost\"\r\n", 400, Closes),
-        ("Host with a backslash", "Host: evil.example\\localhost\r\n", 400, Closes),
-        ("Host with a path", "Host: localhost/index.html\r\n", 400, Closes),
-        ("Host with a traversal path", "Host: localhost/../secret.txt\r\n", 400, Closes),
+        (
+            "Host with a backslash",
+            "Host: evil.example\\localhost\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with a path",
+            "Host: localhost/index.html\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with a traversal path",
+            "Host: localhost/../secret.txt\r\n",
+            400,
+            Closes,
+        ),
         ("Host with a query", "Host: localhost?x=1\r\n", 400, Closes),
         ("Host with a fragment", "Host: localhost#x\r\n", 400, Closes),
-        ("Host with userinfo", "Host: user@localhost\r\n", 400, Closes),
-        ("Host with user and password", "Host: user:pass@evil.example\r\n", 400, Closes),
-        ("Host with two ports", "Host: localhost:80:80\r\n", 400, Closes),
-        ("Host with an unclosed IPv6 bracket", "Host: [::1\r\n", 400, Closes),
+        (
+            "Host with userinfo",
+            "Host: user@localhost\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with user and password",
+            "Host: user:pass@evil.example\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with two ports",
+            "Host: localhost:80:80\r\n",
+            400,
+            Closes,
+        ),
+        (
+            "Host with an unclosed IPv6 bracket",
+            "Host: [::1\r\n",
+            400,
+            Closes,
+        ),
         ("empty Host", "Host:\r\n", 200, KeepsSync),
         ("Host of only spaces", "Host:    \r\n", 200, KeepsSync),
-        ("IPv6 Host with a port", "Host: [::1]:8080\r\n", 200, KeepsSync),
-        ("IPv4 Host with a port", "Host: 127.0.0.1:8080\r\n", 200, KeepsSync),
+        (
+            "IPv6 Host with a port",
+            "Host: [::1]:8080\r\n",
+            200,
+            KeepsSync,
+        ),
+        (
+            "IPv4 Host with a port",
+            "Host: 127.0.0.1:8080\r\n",
+            200,
+            KeepsSync,
+        ),
         ("upper-case Host", "Host: LOCALHOST\r\n", 200, KeepsSync),
-        ("lower-case field name", "host: localhost\r\n", 200, KeepsSync),
-        ("no space after the colon", "Host:localhost\r\n", 200, KeepsSync),
-        ("whitespace around the value", "Host: \t localhost \t \r\n", 200, KeepsSync),
+        (
+            "lower-case field name",
+            "host: localhost\r\n",
+            200,
+            KeepsSync,
+        ),
+        (
+            "no space after the colon",
+            "Host:localhost\r\n",
+            200,
+            KeepsSync,
+        ),
+        (
+            "whitespace around the value",
+            "Host: \t localhost \t \r\n",
+            200,
+            KeepsSync,
+        ),
     ];
     let mut cases: Vec<Case> = table
         .iter()
@@ -814,13 +992,19 @@ fn ambiguous_body_framing_is_refused_and_never_desynchronises() {
     let mut cases = vec![
         case(
             "Content-Length then Transfer-Encoding (CL.TE)",
-            post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nX"),
+            post(
+                "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\nX",
+            ),
             400,
             Closes,
         ),
         case(
             "Transfer-Encoding then Content-Length (TE.CL)",
-            post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", &chunked_smuggle),
+            post(
+                "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+                &chunked_smuggle,
+            ),
             400,
             Closes,
         ),
@@ -835,13 +1019,19 @@ fn ambiguous_body_framing_is_refused_and_never_desynchronises() {
         ),
         case(
             "both, on a GET",
-            get_body("Content-Length: 0\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
+            get_body(
+                "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\n",
+            ),
             400,
             Closes,
         ),
         case(
             "both, Transfer-Encoding identity",
-            post("Content-Length: 5\r\nTransfer-Encoding: identity\r\n", "hello"),
+            post(
+                "Content-Length: 5\r\nTransfer-Encoding: identity\r\n",
+                "hello",
+            ),
             400,
             Closes,
         ),
@@ -879,7 +1069,10 @@ fn ambiguous_body_framing_is_refused_and_never_desynchronises() {
         Closes,
     ));
     let bad_codings: &[(&str, &str)] = &[
-        ("chunked not last", "Transfer-Encoding: chunked, identity\r\n"),
+        (
+            "chunked not last",
+            "Transfer-Encoding: chunked, identity\r\n",
+        ),
         ("identity alone", "Transfer-Encoding: identity\r\n"),
         ("xchunked", "Transfer-Encoding: xchunked\r\n"),
         ("chunkedx", "Transfer-Encoding: chunkedx\r\n"),
@@ -995,8 +1188,14 @@ fn field_syntax_that_could_smuggle_is_refused() {
     let srv = TestServer::static_files(&site.root());
     let probe = Probe::on_site(&srv);
     let table: &[(&str, &str)] = &[
-        ("obs-fold with a space", "Host: localhost\r\nX-Fold: a\r\n b\r\n"),
-        ("obs-fold with a tab", "Host: localhost\r\nX-Fold: a\r\n\tb\r\n"),
+        (
+            "obs-fold with a space",
+            "Host: localhost\r\nX-Fold: a\r\n b\r\n",
+        ),
+        (
+            "obs-fold with a tab",
+            "Host: localhost\r\nX-Fold: a\r\n\tb\r\n",
+        ),
         ("a folded Host", "Host: localhost\r\n evil.example\r\n"),
         (
             "a folded Transfer-Encoding",
@@ -1005,15 +1204,24 @@ fn field_syntax_that_could_smuggle_is_refused() {
         ("whitespace before the first field", " Host: localhost\r\n"),
         ("space between name and colon", "Host : localhost\r\n"),
         ("tab between name and colon", "Host\t: localhost\r\n"),
-        ("space before the colon of Content-Length", "Host: localhost\r\nContent-Length : 0\r\n"),
+        (
+            "space before the colon of Content-Length",
+            "Host: localhost\r\nContent-Length : 0\r\n",
+        ),
         (
             "space before the colon of Transfer-Encoding",
             "Host: localhost\r\nTransfer-Encoding : chunked\r\n",
         ),
         ("empty field name", "Host: localhost\r\n: x\r\n"),
         ("field name with a slash", "Host: localhost\r\nX/Y: z\r\n"),
-        ("field name with a parenthesis", "Host: localhost\r\nX(Y): z\r\n"),
-        ("field line without a colon", "Host: localhost\r\nNoColon\r\n"),
+        (
+            "field name with a parenthesis",
+            "Host: localhost\r\nX(Y): z\r\n",
+        ),
+        (
+            "field line without a colon",
+            "Host: localhost\r\nNoColon\r\n",
+        ),
         // The head never ends before the innocent request line, which then
         // stands where a field line should.
         ("a head left open", "Host: localhost\r\n"),
@@ -1132,7 +1340,11 @@ fn field_syntax_that_could_smuggle_is_refused() {
 fn locations_never_carry_injected_fields_or_other_hosts() {
     let site = site();
     let root = site.root();
-    write_file(&root, "inj/crlf\r\nSet-Cookie: injected=1/f.txt", b"inside crlf\n");
+    write_file(
+        &root,
+        "inj/crlf\r\nSet-Cookie: injected=1/f.txt",
+        b"inside crlf\n",
+    );
     write_file(&root, "evil.example/x.txt", b"x\n");
     write_file(&root, "\\evil.example/x.txt", b"x\n");
     let files = StaticFiles::new(&root).unwrap().generate_index(true);
@@ -1196,11 +1408,15 @@ fn locations_never_carry_injected_fields_or_other_hosts() {
         case("//host", get("//evil.example"), 301, KeepsSync).location("/evil.example/"),
         case("///host", get("///evil.example"), 301, KeepsSync).location("/evil.example/"),
         case("/%2Fhost", get("/%2Fevil.example"), 301, KeepsSync).location("/evil.example/"),
-        case("/%2F%2Fhost", get("/%2F%2Fevil.example"), 301, KeepsSync)
-            .location("/evil.example/"),
-        case("/%5Chost", get("/%5Cevil.example"), 301, KeepsSync)
-            .location("/%5Cevil.example/"),
-        case("//host/../dir", get("//evil.example/../dir2"), 301, KeepsSync).location("/dir2/"),
+        case("/%2F%2Fhost", get("/%2F%2Fevil.example"), 301, KeepsSync).location("/evil.example/"),
+        case("/%5Chost", get("/%5Cevil.example"), 301, KeepsSync).location("/%5Cevil.example/"),
+        case(
+            "//host/../dir",
+            get("//evil.example/../dir2"),
+            301,
+            KeepsSync,
+        )
+        .location("/dir2/"),
         case(
             "absolute-form naming another host",
             "GET http://evil.example/dir2 HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -1264,8 +1480,18 @@ fn listings_escape_hostile_names() {
     let probe = Probe::on_site(&srv);
     let cases = [
         case("the listing", get("/names/"), 200, KeepsSync),
-        case("the hostile folder's listing", get("/names/%3Ci%3E%22d%27/"), 200, KeepsSync),
-        case("the top hostile folder's listing", get("/%3Cb%3E%22x%27&/"), 200, KeepsSync),
+        case(
+            "the hostile folder's listing",
+            get("/names/%3Ci%3E%22d%27/"),
+            200,
+            KeepsSync,
+        ),
+        case(
+            "the top hostile folder's listing",
+            get("/%3Cb%3E%22x%27&/"),
+            200,
+            KeepsSync,
+        ),
         case(
             "link with quotes",
             get("/names/x%22%20onmouseover=%22alert(1).txt"),
@@ -1273,10 +1499,20 @@ fn listings_escape_hostile_names() {
             KeepsSync,
         )
         .body(&b"quote\n"[..]),
-        case("link with an apostrophe", get("/names/it%27s.txt"), 200, KeepsSync)
-            .body(&b"apostrophe\n"[..]),
-        case("link with an ampersand", get("/names/a&b.txt"), 200, KeepsSync)
-            .body(&b"ampersand\n"[..]),
+        case(
+            "link with an apostrophe",
+            get("/names/it%27s.txt"),
+            200,
+            KeepsSync,
+        )
+        .body(&b"apostrophe\n"[..]),
+        case(
+            "link with an ampersand",
+            get("/names/a&b.txt"),
+            200,
+            KeepsSync,
+        )
+        .body(&b"ampersand\n"[..]),
         case(
             "link with angle brackets",
             get("/names/%3Csvg%20onload=alert(1)%3E.txt"),
@@ -1284,8 +1520,13 @@ fn listings_escape_hostile_names() {
             KeepsSync,
         )
         .body(&b"angle\n"[..]),
-        case("link with a scheme", get("/names/javascript:alert(1)"), 200, KeepsSync)
-            .body(&b"scheme\n"[..]),
+        case(
+            "link with a scheme",
+            get("/names/javascript:alert(1)"),
+            200,
+            KeepsSync,
+        )
+        .body(&b"scheme\n"[..]),
     ];
     let answers = probe.run(&cases);
     assert_page(
@@ -1382,7 +1623,12 @@ fn oversized_heads_are_refused_and_closed() {
             KeepsSync,
         )
         .body(INDEX),
-        case("a head that never ends within the limit", endless, 431, Closes),
+        case(
+            "a head that never ends within the limit",
+            endless,
+            431,
+            Closes,
+        ),
         case(
             "a 5000-byte target",
             get(&format!("/{}", "a".repeat(5000))),
@@ -1410,12 +1656,27 @@ fn odd_request_lines_and_versions() {
     let probe = Probe::on_site(&srv);
     let line = |line: &str| format!("{line}\r\nHost: localhost\r\n\r\n");
     let table: &[(&str, &str, u16, Then)] = &[
-        ("HTTP/1.2 is served as HTTP/1.1", "GET /index.html HTTP/1.2", 200, KeepsSync),
-        ("HTTP/1.9 is served as HTTP/1.1", "GET /index.html HTTP/1.9", 200, KeepsSync),
+        (
+            "HTTP/1.2 is served as HTTP/1.1",
+            "GET /index.html HTTP/1.2",
+            200,
+            KeepsSync,
+        ),
+        (
+            "HTTP/1.9 is served as HTTP/1.1",
+            "GET /index.html HTTP/1.9",
+            200,
+            KeepsSync,
+        ),
         ("HTTP/2.0", "GET /index.html HTTP/2.0", 505, Closes),
         ("HTTP/3.0", "GET /index.html HTTP/3.0", 505, Closes),
         ("HTTP/9.9", "GET /index.html HTTP/9.9", 505, Closes),
-        ("HTTP/0.9 as a version", "GET /index.html HTTP/0.9", 505, Closes),
+        (
+            "HTTP/0.9 as a version",
+            "GET /index.html HTTP/0.9",
+            505,
+            Closes,
+        ),
         // Not HTTP/DIGIT.DIGIT: a bad request line, not a version.
         ("HTTP/3", "GET /index.html HTTP/3", 400, Closes),
         ("HTTP/2", "GET /index.html HTTP/2", 400, Closes),
@@ -1423,20 +1684,70 @@ fn odd_request_lines_and_versions() {
         ("HTTP/1.1x", "GET /index.html HTTP/1.1x", 400, Closes),
         ("HTTP/01.1", "GET /index.html HTTP/01.1", 400, Closes),
         ("HTTP/1.10", "GET /index.html HTTP/1.10", 400, Closes),
-        ("lower-case http/1.1", "GET /index.html http/1.1", 400, Closes),
-        ("mixed-case Http/1.1", "GET /index.html Http/1.1", 400, Closes),
+        (
+            "lower-case http/1.1",
+            "GET /index.html http/1.1",
+            400,
+            Closes,
+        ),
+        (
+            "mixed-case Http/1.1",
+            "GET /index.html Http/1.1",
+            400,
+            Closes,
+        ),
         ("HTTP /1.1", "GET /index.html HTTP /1.1", 400, Closes),
-        ("a space after the version", "GET /index.html HTTP/1.1 ", 400, Closes),
+        (
+            "a space after the version",
+            "GET /index.html HTTP/1.1 ",
+            400,
+            Closes,
+        ),
         ("no version", "GET /index.html ", 400, Closes),
         ("no target", "GET HTTP/1.1", 400, Closes),
-        ("two spaces after the method", "GET  /index.html HTTP/1.1", 400, Closes),
-        ("a tab after the method", "GET\t/index.html HTTP/1.1", 400, Closes),
-        ("a space before the method", " GET /index.html HTTP/1.1", 400, Closes),
+        (
+            "two spaces after the method",
+            "GET  /index.html HTTP/1.1",
+            400,
+            Closes,
+        ),
+        (
+            "a tab after the method",
+            "GET\t/index.html HTTP/1.1",
+            400,
+            Closes,
+        ),
+        (
+            "a space before the method",
+            " GET /index.html HTTP/1.1",
+            400,
+            Closes,
+        ),
         ("garbage", "GARBAGE", 400, Closes),
-        ("known method not allowed: DELETE", "DELETE /index.html HTTP/1.1", 405, KeepsSync),
-        ("known method not allowed: PUT", "PUT /index.html HTTP/1.1", 405, KeepsSync),
-        ("known method not allowed: TRACE", "TRACE /index.html HTTP/1.1", 405, KeepsSync),
-        ("known method not allowed: POST", "POST /index.html HTTP/1.1", 405, KeepsSync),
+        (
+            "known method not allowed: DELETE",
+            "DELETE /index.html HTTP/1.1",
+            405,
+            KeepsSync,
+        ),
+        (
+            "known method not allowed: PUT",
+            "PUT /index.html HTTP/1.1",
+            405,
+            KeepsSync,
+        ),
+        (
+            "known method not allowed: TRACE",
+            "TRACE /index.html HTTP/1.1",
+            405,
+            KeepsSync,
+        ),
+        (
+            "known method not allowed: POST",
+            "POST /index.html HTTP/1.1",
+            405,
+            KeepsSync,
+        ),
     ];
     let mut cases: Vec<Case> = table
         .iter()
@@ -1447,7 +1758,12 @@ fn odd_request_lines_and_versions() {
         .collect();
     cases.extend([
         case("HTTP/0.9 request line", "GET /\r\n", 400, Closes),
-        case("HTTP/0.9 request line naming a file", "GET /index.html\r\n", 400, Closes),
+        case(
+            "HTTP/0.9 request line naming a file",
+            "GET /index.html\r\n",
+            400,
+            Closes,
+        ),
         case(
             "empty lines before the request line are ignored",
             format!("\r\n\r\n{}", line("GET /index.html HTTP/1.1")),
@@ -1537,7 +1853,10 @@ const DOTFILES: &[(&str, &str)] = &[
 /// Public files beside them.
 const PUBLIC: &[(&str, &str)] = &[
     ("sub/visible.txt", "visible\n"),
-    (".well-known/security.txt", "Contact: mailto:security@example.com\n"),
+    (
+        ".well-known/security.txt",
+        "Contact: mailto:security@example.com\n",
+    ),
     (".well-known/acme-challenge/token", "acme-token\n"),
 ];
 
@@ -1603,9 +1922,15 @@ fn dotfiles_are_404_by_default() {
         (".well-known below the top", "/sub/.well-known/x.txt"),
         (".well-known below the top, listing", "/sub/.well-known/"),
         ("a dotfile inside .well-known", "/.well-known/.secret"),
-        ("an encoded dotfile inside .well-known", "/.well-known/%2esecret"),
+        (
+            "an encoded dotfile inside .well-known",
+            "/.well-known/%2esecret",
+        ),
         (".WELL-KNOWN in upper case", "/.WELL-KNOWN/security.txt"),
-        ("the canary through .well-known", "/.well-known/../../secret.txt"),
+        (
+            "the canary through .well-known",
+            "/.well-known/../../secret.txt",
+        ),
     ];
     let mut cases: Vec<Case> = table
         .iter()
@@ -1636,7 +1961,12 @@ fn dotfiles_are_404_by_default() {
             404,
             KeepsSync,
         ),
-        case(".env over HTTP/1.0", "GET /.env HTTP/1.0\r\n\r\n", 404, Closes),
+        case(
+            ".env over HTTP/1.0",
+            "GET /.env HTTP/1.0\r\n\r\n",
+            404,
+            Closes,
+        ),
         case(
             ".env in absolute-form",
             "GET http://localhost/.env HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -1658,9 +1988,19 @@ fn well_known_is_served_and_listings_leave_dotfiles_out() {
     let cases = [
         case("the root listing", get("/"), 200, KeepsSync),
         case("a listing of sub/", get("/sub/"), 200, KeepsSync),
-        case("the .well-known listing", get("/.well-known/"), 200, KeepsSync),
-        case(".well-known/security.txt", get("/.well-known/security.txt"), 200, KeepsSync)
-            .body(security),
+        case(
+            "the .well-known listing",
+            get("/.well-known/"),
+            200,
+            KeepsSync,
+        ),
+        case(
+            ".well-known/security.txt",
+            get("/.well-known/security.txt"),
+            200,
+            KeepsSync,
+        )
+        .body(security),
         case(
             "%2ewell-known/security.txt",
             get("/%2ewell-known/security.txt"),
@@ -1682,8 +2022,13 @@ fn well_known_is_served_and_listings_leave_dotfiles_out() {
             KeepsSync,
         )
         .body(&b"acme-token\n"[..]),
-        case(".well-known without a slash", get("/.well-known"), 301, KeepsSync)
-            .location("/.well-known/"),
+        case(
+            ".well-known without a slash",
+            get("/.well-known"),
+            301,
+            KeepsSync,
+        )
+        .location("/.well-known/"),
         // The path is resolved before the rule: nothing of .git is touched.
         case(
             ".git/.. resolves to the root",
@@ -1744,7 +2089,12 @@ fn allow_dotfiles_serves_and_lists_them() {
         case(".env/ is not a folder", get("/.env/"), 404, KeepsSync),
         case("the root listing", get("/"), 200, KeepsSync),
         case("a listing of sub/", get("/sub/"), 200, KeepsSync),
-        case("the .well-known listing", get("/.well-known/"), 200, KeepsSync),
+        case(
+            "the .well-known listing",
+            get("/.well-known/"),
+            200,
+            KeepsSync,
+        ),
     ]);
     let answers = probe.run(&cases);
     let [root, sub, well_known] = &answers[answers.len() - 3..] else {
@@ -1766,7 +2116,11 @@ fn allow_dotfiles_serves_and_lists_them() {
     assert_page(
         "/sub/ with dotfiles",
         &sub.text(),
-        &["href=\"./.htpasswd\"", "href=\"./.well-known/\"", "href=\"./visible.txt\""],
+        &[
+            "href=\"./.htpasswd\"",
+            "href=\"./.well-known/\"",
+            "href=\"./visible.txt\"",
+        ],
         &[],
     );
     assert_page(
@@ -1778,36 +2132,39 @@ fn allow_dotfiles_serves_and_lists_them() {
 }
 
 // ---------------------------------------------------------------------------
-// Where the server is believed to differ from the RFCs: these assert the
-// RFC's answer.
+// Request lines, methods and Host values at the edge of the grammar.
 
-/// RFC 9110 sections 9.1 and 15.6.2: a method the server does not recognize
-/// gets 501 Not Implemented; 405 says the method is known but not allowed
-/// for this resource. RFC 9112 section 3: a method longer than any the
-/// server implements should get 501 too. Methods are case-sensitive, so
-/// `get` is not GET. Known methods stay 405 (the last case, a control).
+/// Any method but GET and HEAD, known or not, is 405 with `Allow: GET,
+/// HEAD`: the static handler cannot know what a router in front of it
+/// recognizes, and 405 with `Allow` tells the client what works (RFC 9110
+/// section 15.6.2 lets an unrecognized method have 501 instead). Methods
+/// are case-sensitive, so `get` is not GET. The framing stays sound, so the
+/// connection stays in sync.
 #[test]
-fn unrecognized_methods_are_501() {
+fn methods_other_than_get_and_head_are_405() {
     let site = site();
     let srv = TestServer::static_files(&site.root());
     let probe = Probe::on_site(&srv);
-    let long = format!("{} /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n", "A".repeat(1000));
+    let long = format!(
+        "{} /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "A".repeat(1000)
+    );
     let cases = [
         case(
             "BREW",
             "BREW /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
-            501,
+            405,
             KeepsSync,
         ),
         case(
             "lower-case get",
             "get /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
-            501,
+            405,
             KeepsSync,
         ),
-        case("a 1000-character method", long, 501, KeepsSync),
+        case("a 1000-character method", long, 405, KeepsSync),
         case(
-            "DELETE, known, stays 405",
+            "DELETE, known",
             "DELETE /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n",
             405,
             KeepsSync,
@@ -1826,14 +2183,22 @@ fn malformed_request_lines_ending_in_a_supported_version_are_400() {
     let srv = TestServer::static_files(&site.root());
     let probe = Probe::on_site(&srv);
     let table: &[(&str, &str)] = &[
-        ("raw spaces in the target", "GET /space in name.txt HTTP/1.1"),
+        (
+            "raw spaces in the target",
+            "GET /space in name.txt HTTP/1.1",
+        ),
         ("two spaces before the version", "GET /index.html  HTTP/1.1"),
         ("an extra word, HTTP/1.0", "GET /index.html x HTTP/1.0"),
     ];
     let cases: Vec<Case> = table
         .iter()
         .map(|&(what, line)| {
-            case(what, format!("{line}\r\nHost: localhost\r\n\r\n"), 400, Closes)
+            case(
+                what,
+                format!("{line}\r\nHost: localhost\r\n\r\n"),
+                400,
+                Closes,
+            )
         })
         .collect();
     probe.run(&cases);

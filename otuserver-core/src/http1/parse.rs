@@ -208,9 +208,28 @@ fn other_version(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>,
                 other => other,
             })
         }
-        Some(_) => Err(RequestError::UnsupportedVersion),
-        None => Err(RequestError::Malformed("bad request line")),
+        // 505 only for a well-formed line naming another major version; a
+        // line httparse refused for anything else is a bad request even if
+        // it ends in HTTP/1.1 (`GET /a b HTTP/1.1`).
+        Some((_, major, _)) if major != b'1' && three_parts(buf) => {
+            Err(RequestError::UnsupportedVersion)
+        }
+        _ => Err(RequestError::Malformed("bad request line")),
     }
+}
+
+/// Whether the request line is `method SP target SP version`, single
+/// spaces, nothing empty (RFC 9112 section 3).
+fn three_parts(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(0);
+    let rest = buf.get(start..).unwrap_or_default();
+    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty())
 }
 
 fn build(req: &httparse::Request<'_, '_>, len: usize) -> Result<RequestHead, RequestError> {
@@ -291,13 +310,31 @@ fn check_host(headers: &HeaderMap, version: Version) -> Result<(), RequestError>
         (Some(host), None) => {
             let bytes = host.as_bytes();
             let valid = bytes.is_empty()
-                || (!bytes.contains(&b'@') && http::uri::Authority::try_from(bytes).is_ok());
+                || (!bytes.contains(&b'@')
+                    && http::uri::Authority::try_from(bytes).is_ok()
+                    && port_is_digits(bytes));
             if valid {
                 Ok(())
             } else {
                 Err(RequestError::Malformed("bad Host header"))
             }
         }
+    }
+}
+
+/// Whether the port of a `Host` value, if any, is digits only (RFC 3986
+/// section 3.2.3; `http`'s `Authority` does not check it). The port
+/// follows the last `:` after an IPv6 literal's `]`.
+fn port_is_digits(host: &[u8]) -> bool {
+    let after_literal = host.iter().rposition(|&b| b == b']').map_or(0, |i| i + 1);
+    let tail = host.get(after_literal..).unwrap_or_default();
+    match tail.iter().rposition(|&b| b == b':') {
+        Some(colon) => tail
+            .get(colon + 1..)
+            .unwrap_or_default()
+            .iter()
+            .all(u8::is_ascii_digit),
+        None => true,
     }
 }
 
