@@ -12,8 +12,10 @@ command -v nginx >/dev/null || missing+=(nginx)
 command -v lighttpd >/dev/null || missing+=(lighttpd)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v ab >/dev/null || missing+=(apache2-utils)
+command -v python3 >/dev/null || missing+=(python3)
+command -v pgrep >/dev/null || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 cargo build --release -q
 ulimit -n "$(ulimit -Hn)"

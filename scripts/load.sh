@@ -9,10 +9,12 @@ need() {
   local missing=()
   for cmd in "$@"; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
   if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    # pgrep and free come with procps.
+    missing=("${missing[@]/pgrep/procps}")
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
-need wrk slowhttptest
+need wrk slowhttptest python3 pgrep
 
 cargo build --release -q
 BIN=target/release/otuserver
@@ -34,7 +36,11 @@ start() {
   done
   echo "server did not start"; cat "$log"; exit 1
 }
-stop() { kill -TERM "$PID"; wait "$PID" || true; }
+# Stops the server; it must exit 0 (a graceful stop), else the run fails.
+stop() {
+  kill -TERM "$PID"
+  if ! wait "$PID"; then echo "FAIL: the server did not stop cleanly"; exit 1; fi
+}
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 
@@ -46,7 +52,7 @@ stop
 echo "== 2. -w 4: wrk -t2 -c1000 -d15s on a small file"
 start -w 4
 timeout 60 wrk -t2 -c1000 -d15s "http://127.0.0.1:$PORT/small.txt" | tee "$ROOT/wrk.txt"
-if grep -q 'Socket errors' "$ROOT/wrk.txt"; then echo "FAIL: socket errors"; fi
+if grep -q 'Socket errors' "$ROOT/wrk.txt"; then echo "FAIL: socket errors"; exit 1; fi
 stop
 
 echo "== 3. resident memory with 10,000 idle keep-alive connections"
@@ -68,5 +74,9 @@ for mode in "slowloris:-H -c 1000 -i 10 -r 200 -t GET -x 24 -p 3" \
   timeout 60 python3 scripts/clients.py probe --port "$PORT" --seconds 25 --interval 0.2
   wait "$SLOW" || true
   grep -E 'service available|closed|pending|connected' "$ROOT/slow.txt" | tail -4 || true
+  # An attack that never connected proves nothing.
+  if ! sed 's/\x1b\[[0-9;]*m//g' "$ROOT/slow.txt" | grep -qE '(connected|closed): +[1-9]'; then
+    echo "FAIL: slowhttptest $name never connected"; exit 1
+  fi
   stop
 done

@@ -19,9 +19,6 @@
 //!
 //! The problems of all the cases of a table are collected and reported
 //! together, so one run shows every case that fails.
-//!
-//! The last three tests assert what RFC 9110/9112 ask for where the server
-//! is believed to answer otherwise; each says which section.
 
 mod common;
 

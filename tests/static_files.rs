@@ -450,3 +450,23 @@ fn ranges_of_a_file_stay_file_regions_for_sendfile() {
         .collect();
     assert_eq!(regions, [(0, 100_000), (500_000, 100_000)]);
 }
+
+#[test]
+fn listings_leave_out_names_no_request_could_open() {
+    use std::os::unix::ffi::OsStrExt;
+    let site = site();
+    let dir = site.root().join("odd");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join(std::ffi::OsStr::from_bytes(b"latin1-\xe9t\xe9.txt")),
+        "x",
+    )
+    .unwrap();
+    std::fs::write(dir.join("fine.txt"), "y").unwrap();
+    let files = StaticFiles::new(site.root()).unwrap().generate_index(true);
+    let srv = TestServer::start(files, common::quick_config());
+    let page = get(srv.addr, "/odd/").text();
+    assert!(page.contains("href=\"./fine.txt\""), "{page}");
+    assert!(!page.contains("latin1"), "{page}");
+    assert!(page.contains("0 directories, 1 file"), "{page}");
+}

@@ -40,7 +40,10 @@ pub(crate) fn render(
     for entry in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
         let Ok(entry) = entry else { continue };
         let raw = entry.file_name();
-        let child = path.child(&raw.to_string_lossy());
+        // A request can only name UTF-8 paths (others are 400), so a name
+        // that is not UTF-8 could never be opened from its link.
+        let Some(name) = raw.to_str() else { continue };
+        let child = path.child(name);
         if !show_dotfiles && child.is_hidden() {
             continue;
         }
@@ -59,7 +62,7 @@ pub(crate) fn render(
             href.push('/');
         }
         entries.push(Entry {
-            name: raw.to_string_lossy().into_owned(),
+            name: name.to_owned(),
             href,
             is_dir,
             size: meta.len(),
