@@ -351,8 +351,9 @@ fn file_bodies_stream_from_an_offset_and_detect_shrinking() {
     use std::io::Write;
     let mut f = tempfile::tempfile().unwrap();
     f.write_all(b"0123456789").unwrap();
+    let f = std::sync::Arc::new(f);
     let body = Body::File {
-        file: f.try_clone().unwrap(),
+        file: std::sync::Arc::clone(&f),
         offset: 3,
         len: 4,
     };

@@ -1505,3 +1505,33 @@ fn curl_time_condition_gets_304() {
     assert_eq!(later, "304");
     assert_eq!(code("Sun, 06 Nov 1994 08:49:37 GMT").unwrap(), "200");
 }
+
+#[test]
+fn several_ranges_of_an_encoded_variant_send_it_whole() {
+    // A multipart body under Content-Encoding would be gunzipped whole by
+    // clients that decode automatically.
+    let d = variants();
+    let r = get(
+        d.addr(),
+        "/a.txt",
+        &[("Accept-Encoding", "gzip"), ("Range", "bytes=0-1,4-5")],
+    );
+    assert_full(&r, A_GZ);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn a_modification_time_in_the_future_is_sent_as_now() {
+    let d = docs();
+    let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+    write_at(&d.path("future.txt"), b"from the future\n", tomorrow);
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let r = get(d.addr(), "/future.txt", &[]);
+    assert_eq!(r.status, 200);
+    let sent = httpdate::parse_http_date(&last_modified(&r)).unwrap();
+    assert!(
+        sent >= before && sent <= SystemTime::now(),
+        "{}",
+        last_modified(&r)
+    );
+}

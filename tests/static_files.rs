@@ -470,3 +470,11 @@ fn listings_leave_out_names_no_request_could_open() {
     assert!(!page.contains("latin1"), "{page}");
     assert!(page.contains("0 directories, 1 file"), "{page}");
 }
+
+#[test]
+fn a_unix_socket_in_the_root_is_403_not_a_server_error() {
+    let site = site();
+    let _listener = std::os::unix::net::UnixListener::bind(site.root().join("app.sock")).unwrap();
+    let srv = TestServer::static_files(&site.root());
+    assert_eq!(get(srv.addr, "/app.sock").status, 403);
+}

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -20,10 +21,12 @@ pub enum Body {
     Empty,
     /// Bytes held in memory.
     Bytes(Bytes),
-    /// `len` bytes of `file`, starting at byte `offset`.
+    /// `len` bytes of `file`, starting at byte `offset`. The file is shared,
+    /// so several regions of one file (the parts of a multi-range answer)
+    /// hold one descriptor between them.
     File {
         /// The open file.
-        file: File,
+        file: Arc<File>,
         /// Where the body starts in the file.
         offset: u64,
         /// How many bytes to send.
@@ -44,7 +47,7 @@ impl Body {
     /// The whole of `file`, whose length is `len`.
     pub fn file(file: File, len: u64) -> Self {
         Body::File {
-            file,
+            file: Arc::new(file),
             offset: 0,
             len,
         }

@@ -103,7 +103,11 @@ impl From<io::Error> for ResolveError {
             io::ErrorKind::PermissionDenied => ResolveError::Forbidden,
             _ => match e.raw_os_error() {
                 Some(libc::ENAMETOOLONG) => ResolveError::NotFound,
-                Some(libc::ELOOP) | Some(libc::EACCES) => ResolveError::Forbidden,
+                // ENXIO/ENODEV/EOPNOTSUPP: a socket or device that cannot
+                // be opened as a file; not a server fault.
+                Some(
+                    libc::ELOOP | libc::EACCES | libc::ENXIO | libc::ENODEV | libc::EOPNOTSUPP,
+                ) => ResolveError::Forbidden,
                 _ => ResolveError::Io(e),
             },
         }
@@ -158,6 +162,10 @@ mod tests {
         );
         assert_eq!(
             status(io::Error::from_raw_os_error(libc::ELOOP)),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(io::Error::from_raw_os_error(libc::ENXIO)),
             StatusCode::FORBIDDEN
         );
         assert_eq!(

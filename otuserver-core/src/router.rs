@@ -4,6 +4,7 @@ use http::uri::PathAndQuery;
 use http::{StatusCode, Uri};
 use percent_encoding::{CONTROLS, utf8_percent_encode};
 
+use crate::static_files::resolve;
 use crate::{Handler, Request, Response, response};
 
 /// The part of the path a [`Router`] removed before passing a request to a
@@ -16,8 +17,11 @@ pub struct MountPrefix(pub String);
 /// Sends each request to one of several handlers by its path: first an
 /// exact [`route`](Router::route), then the [`mount`](Router::mount) with
 /// the longest matching prefix, else the [`fallback`](Router::fallback)
-/// (`404 Not Found` unless set). Paths are compared as sent, before
-/// percent-decoding; the query plays no part.
+/// (`404 Not Found` unless set). Paths are compared in canonical form
+/// (percent-decoded once, `.` and `..` resolved, re-encoded: what
+/// [`StaticFiles`](crate::StaticFiles) will serve), and handlers receive
+/// that form; a path that cannot be decoded is `400`. The query plays no
+/// part.
 ///
 /// ```
 /// use otuserver_core::{Handler, Request, Response, Router, response};
@@ -63,7 +67,8 @@ impl Router {
 
     /// Answers requests for exactly `path` with `handler`.
     pub fn route(mut self, path: &str, handler: impl Handler) -> Self {
-        self.routes.push((path.to_owned(), Box::new(handler)));
+        let path = canonical(path).unwrap_or_else(|| path.to_owned());
+        self.routes.push((path, Box::new(handler)));
         self
     }
 
@@ -73,6 +78,7 @@ impl Router {
     /// without a trailing slash, is redirected to the slash form. `"/"`
     /// mounts at the root.
     pub fn mount(mut self, prefix: &str, handler: impl Handler) -> Self {
+        let prefix = canonical(prefix).unwrap_or_else(|| prefix.to_owned());
         let prefix = prefix.trim_end_matches('/').to_owned();
         self.mounts.push((prefix, Box::new(handler)));
         self.mounts.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
@@ -88,8 +94,21 @@ impl Router {
 
 impl Handler for Router {
     fn handle(&self, mut req: Request) -> Response {
-        let path = req.uri().path();
-        if let Some((_, handler)) = self.routes.iter().find(|(p, _)| p == path) {
+        // Match on the path as StaticFiles and most handlers will read it
+        // (decoded once, dot segments resolved, re-encoded), so that
+        // `//private`, `/x/../private` or `/%70rivate` cannot reach another
+        // mount than `/private` does.
+        let path = match resolve::decode(req.uri().path()) {
+            Ok(p) => p.to_url(p.trailing_slash),
+            Err(e) => return response::status_page(e.status()),
+        };
+        if path != req.uri().path() {
+            match with_path(req.uri(), &path) {
+                Some(uri) => *req.uri_mut() = uri,
+                None => return response::status_page(StatusCode::BAD_REQUEST),
+            }
+        }
+        if let Some((_, handler)) = self.routes.iter().find(|(p, _)| *p == path) {
             return handler.handle(req);
         }
         for (prefix, handler) in &self.mounts {
@@ -97,8 +116,7 @@ impl Handler for Router {
                 continue;
             };
             if rest.is_empty() {
-                let mut location: String = utf8_percent_encode(prefix, CONTROLS).collect();
-                location.push('/');
+                let mut location = format!("{prefix}/");
                 if let Some(query) = req.uri().query() {
                     location.push('?');
                     location.extend(utf8_percent_encode(query, CONTROLS));
@@ -108,7 +126,7 @@ impl Handler for Router {
             if !rest.starts_with('/') {
                 continue;
             }
-            let Some(uri) = strip(req.uri(), prefix.len()) else {
+            let Some(uri) = with_path(req.uri(), rest) else {
                 return response::status_page(StatusCode::BAD_REQUEST);
             };
             *req.uri_mut() = uri;
@@ -124,9 +142,15 @@ impl Handler for Router {
     }
 }
 
-/// `uri` with the first `len` bytes of its path removed.
-fn strip(uri: &Uri, len: usize) -> Option<Uri> {
-    let path = uri.path().get(len..)?;
+/// A path as the router compares it: decoded, dot segments resolved,
+/// re-encoded; `None` if it can be no request's path.
+fn canonical(path: &str) -> Option<String> {
+    let p = resolve::decode(path).ok()?;
+    Some(p.to_url(p.trailing_slash))
+}
+
+/// `uri` with its path replaced by `path`, the query kept.
+fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
     let rest = match uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
@@ -175,6 +199,26 @@ mod tests {
         assert_eq!(body(&ask(&r, "/a/exact")), "exact  /a/exact");
         assert_eq!(body(&ask(&r, "/ab")), "root  /ab");
         assert_eq!(body(&ask(&r, "/")), "root  /");
+    }
+
+    #[test]
+    fn odd_spellings_of_a_path_reach_the_mount_its_canonical_form_does() {
+        let r = Router::new()
+            .mount("/", echo("public"))
+            .mount("/private", echo("guarded"))
+            .mount("/my docs", echo("docs"))
+            .route("/exact", echo("exact"));
+        for path in [
+            "//private/secret",
+            "/x/../private/secret",
+            "/./private/secret",
+            "/%70rivate/secret",
+        ] {
+            assert_eq!(body(&ask(&r, path)), "guarded /private /secret", "{path}");
+        }
+        assert_eq!(body(&ask(&r, "/my%20docs/a")), "docs /my%20docs /a");
+        assert_eq!(body(&ask(&r, "/a/../exact?q")), "exact  /exact?q");
+        assert_eq!(ask(&r, "/%00").status(), 400);
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod listing;
 mod negotiate;
 mod range;
 mod representation;
-mod resolve;
+pub(crate) mod resolve;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

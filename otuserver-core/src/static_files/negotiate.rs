@@ -34,8 +34,8 @@ impl Coding {
 }
 
 /// The coding to answer with, among those `available`: the one the client
-/// rates highest, if it rates it above zero and no lower than an explicitly
-/// rated `identity`. Without an `Accept-Encoding` header, none: a
+/// rates highest, if it rates it above zero and no lower than `identity`
+/// as the client rates it, by name or through `*`. Without an `Accept-Encoding` header, none: a
 /// client that does not say it takes gzip never gets gzip.
 pub(crate) fn choose(headers: &HeaderMap, available: impl Fn(Coding) -> bool) -> Option<Coding> {
     let mut values = headers.get_all(ACCEPT_ENCODING).iter().peekable();
@@ -74,8 +74,9 @@ pub(crate) fn choose(headers: &HeaderMap, available: impl Fn(Coding) -> bool) ->
         *slot = Some(q);
     }
     // The original wins over a variant only when the client rates
-    // `identity` higher by name: a client that lists codings wants one.
-    let identity = q_identity.unwrap_or(0);
+    // `identity` higher, by name or through `*`: a client that just lists
+    // codings wants one.
+    let identity = q_identity.or(q_any).unwrap_or(0);
     let rate = |c: Coding| {
         match c {
             Coding::Br => q_br,
@@ -139,6 +140,10 @@ mod tests {
             Some(Coding::Gzip)
         );
         assert_eq!(pick(Some("gzip;q=abc"), both), None);
+        // `*` rates both br and identity here: a tie, which br wins.
+        assert_eq!(pick(Some("*;q=0.5, gzip;q=0.1"), both), Some(Coding::Br));
+        assert_eq!(pick(Some("*;q=0.5, gzip;q=0.1"), &[Coding::Gzip]), None);
+        assert_eq!(pick(Some("*;q=0.5, gzip"), both), Some(Coding::Gzip));
         assert_eq!(pick(Some("br"), &[Coding::Gzip]), None);
     }
 

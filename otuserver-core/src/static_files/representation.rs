@@ -9,6 +9,8 @@ use std::io;
 use std::ops::RangeInclusive;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{
@@ -25,7 +27,7 @@ use crate::{Body, ResolveError, Response, response};
 
 /// Where a representation's bytes are.
 pub(crate) enum Content {
-    File(File),
+    File(Arc<File>),
     Memory(Bytes),
 }
 
@@ -37,12 +39,20 @@ pub(crate) struct Rep {
     /// Whole seconds since the epoch.
     modified: Option<u64>,
     last_modified: Option<HeaderValue>,
+    /// Size and modification time the entity tag was made from.
+    stamp: (u64, i64, i64),
+}
+
+/// What a file's entity tag depends on that can change under it.
+fn stamp(meta: &Metadata) -> (u64, i64, i64) {
+    (meta.size(), meta.mtime(), meta.mtime_nsec())
 }
 
 impl Rep {
     fn new(file: File, meta: &Metadata) -> Rep {
         // Strong, and cheap: size, modification time to the nanosecond and
-        // inode, as nginx and lighttpd derive theirs; no content hashing.
+        // inode, as lighttpd derives its own (nginx leaves out the inode);
+        // no content hashing.
         let etag = format!(
             "\"{:x}-{:x}.{:x}-{:x}\"",
             meta.size(),
@@ -50,24 +60,31 @@ impl Rep {
             meta.mtime_nsec(),
             meta.ino()
         );
-        let modified = meta.modified().ok();
+        // RFC 9110 section 8.8.2.1: a modification time in the future (a
+        // skewed clock, an archive) is sent as now.
+        let modified = meta.modified().ok().map(|m| m.min(SystemTime::now()));
         Rep {
-            content: Content::File(file),
+            content: Content::File(Arc::new(file)),
             len: meta.len(),
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
             modified: modified.map(conditional::seconds),
             last_modified: modified.and_then(|m| HeaderValue::from_str(&fmt_http_date(m)).ok()),
+            stamp: stamp(meta),
         }
     }
 
     /// A copy whose bytes are in memory, or `None` if they are not (or
-    /// could not be read in full).
+    /// could not be read in full, or the file changed while being read, so
+    /// that the bytes might not match the entity tag).
     fn to_memory(&self) -> Option<Rep> {
         let bytes = match &self.content {
             Content::Memory(b) => b.clone(),
             Content::File(file) => {
                 let mut buf = vec![0; usize::try_from(self.len).ok()?];
                 file.read_exact_at(&mut buf, 0).ok()?;
+                if stamp(&file.metadata().ok()?) != self.stamp {
+                    return None;
+                }
                 Bytes::from(buf)
             }
         };
@@ -77,6 +94,7 @@ impl Rep {
             etag: self.etag.clone(),
             modified: self.modified,
             last_modified: self.last_modified.clone(),
+            stamp: self.stamp,
         })
     }
 
@@ -92,7 +110,7 @@ impl Rep {
                 Body::Bytes(b.slice(from..to))
             }
             Content::File(file) => Body::File {
-                file: file.try_clone()?,
+                file: Arc::clone(file),
                 offset: start,
                 len,
             },
@@ -102,7 +120,11 @@ impl Rep {
     fn into_body(self) -> Body {
         match self.content {
             Content::Memory(b) => Body::Bytes(b),
-            Content::File(file) => Body::file(file, self.len),
+            Content::File(file) => Body::File {
+                file,
+                offset: 0,
+                len: self.len,
+            },
         }
     }
 
@@ -247,10 +269,15 @@ impl FileSet {
             }
         }
 
-        let ranges = if conditional::if_range_holds(headers, rep.validators()) {
-            range::parse(headers, rep.len)
-        } else {
-            RangeRequest::Whole
+        let ranges = match conditional::if_range_holds(headers, rep.validators()) {
+            true => range::parse(headers, rep.len),
+            false => RangeRequest::Whole,
+        };
+        // A multipart body under `Content-Encoding` would be decoded whole
+        // by clients that decode automatically: send the variant whole.
+        let ranges = match ranges {
+            RangeRequest::Ranges(r) if r.len() > 1 && coding.is_some() => RangeRequest::Whole,
+            other => other,
         };
         common.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         if let Some(c) = coding {
