@@ -16,6 +16,7 @@ use polling::{Event, Events, PollMode, Poller};
 
 use super::answer::{self, Outcome};
 use super::conn::{Conn, Fill};
+use super::listener;
 use super::outgoing::{Outgoing, Progress};
 use super::{After, ServerConfig, Shared};
 use crate::http1::{self, WriteOptions};
@@ -206,7 +207,7 @@ impl<H: Handler> Loop<'_, H> {
                 break;
             }
             self.deferred = false;
-            let (stream, peer) = match self.listener.accept() {
+            let (stream, peer) = match listener::accept(self.listener) {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if transient(&e) => continue,
@@ -218,9 +219,6 @@ impl<H: Handler> Loop<'_, H> {
                     return Ok(());
                 }
             };
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
             if self.shared.open.load(Ordering::Acquire) >= self.config.max_connections {
                 log::debug!(
                     "refusing {peer}: {} connections open",
@@ -229,7 +227,6 @@ impl<H: Handler> Loop<'_, H> {
                 refuse_busy(&stream, &mut self.scratch);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
             let fd = stream.as_raw_fd();
             let conn = Conn::new(stream, peer, Arc::clone(self.shared));
             let key = self.slots.insert(Slot {
