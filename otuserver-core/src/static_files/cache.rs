@@ -7,7 +7,7 @@
 //! precompressed variants) is up to [`MAX_FILE`] bytes are kept, and the whole cache is dropped when it grows past [`MAX_BYTES`].
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::representation::FileSet;
@@ -24,7 +24,7 @@ const ENTRY_OVERHEAD: usize = 128;
 
 struct Entry {
     /// Every representation in memory.
-    set: FileSet,
+    set: Arc<FileSet>,
     stored: Instant,
 }
 
@@ -63,7 +63,7 @@ impl FileCache {
     }
 
     /// The file set for `path`, if a fresh entry holds it.
-    pub fn get(&self, path: &RequestPath) -> Option<FileSet> {
+    pub fn get(&self, path: &RequestPath) -> Option<Arc<FileSet>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -72,27 +72,25 @@ impl FileCache {
         if entry.stored.elapsed() >= self.ttl {
             return None;
         }
-        entry.set.to_memory()
+        Some(Arc::clone(&entry.set))
     }
 
     /// Returns `set`; if all its files are small, reads them into memory
     /// first and keeps them for `path`.
-    pub fn keep(&self, path: &RequestPath, set: FileSet) -> FileSet {
+    pub fn keep(&self, path: &RequestPath, set: FileSet) -> Arc<FileSet> {
         if self.ttl.is_zero() || set.lens().any(|len| len > MAX_FILE) {
-            return set;
+            return Arc::new(set);
         }
-        // A file that shrank meanwhile is sent from disk, which reports it.
+        // A file that shrank or changed meanwhile is sent from disk.
         let Some(copy) = set.to_memory() else {
-            return set;
-        };
-        let Some(kept) = copy.to_memory() else {
-            return set;
+            return Arc::new(set);
         };
         let cost = set.lens().sum::<u64>() as usize
             + ENTRY_OVERHEAD
             + path.segments.iter().map(String::len).sum::<usize>();
+        let copy = Arc::new(copy);
         let entry = Entry {
-            set: kept,
+            set: Arc::clone(&copy),
             stored: Instant::now(),
         };
         {

@@ -5,7 +5,6 @@
 
 use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, Hasher};
-use std::io;
 use std::ops::RangeInclusive;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
@@ -98,10 +97,11 @@ impl Rep {
         })
     }
 
-    /// `len` bytes from `start`, as a body.
-    fn slice(&self, range: &RangeInclusive<u64>) -> io::Result<Body> {
+    /// The bytes of `range`, as a body: a slice of the bytes in memory, or
+    /// a region of the shared file.
+    fn slice(&self, range: &RangeInclusive<u64>) -> Body {
         let (start, len) = (*range.start(), range.end() - range.start() + 1);
-        Ok(match &self.content {
+        match &self.content {
             Content::Memory(b) => {
                 let from = usize::try_from(start).unwrap_or(usize::MAX).min(b.len());
                 let to = usize::try_from(start + len)
@@ -114,14 +114,15 @@ impl Rep {
                 offset: start,
                 len,
             },
-        })
+        }
     }
 
-    fn into_body(self) -> Body {
-        match self.content {
-            Content::Memory(b) => Body::Bytes(b),
+    /// All of it, as a body.
+    fn body(&self) -> Body {
+        match &self.content {
+            Content::Memory(b) => Body::Bytes(b.clone()),
             Content::File(file) => Body::File {
-                file,
+                file: Arc::clone(file),
                 offset: 0,
                 len: self.len,
             },
@@ -224,24 +225,22 @@ impl FileSet {
         }
     }
 
-    fn take(self, coding: Option<Coding>) -> Rep {
-        match coding {
-            Some(Coding::Br) => self.br.unwrap_or(self.original),
-            Some(Coding::Gzip) => self.gzip.unwrap_or(self.original),
-            None => self.original,
-        }
+    fn pick(&self, coding: Option<Coding>) -> &Rep {
+        coding
+            .and_then(|c| self.variant(c))
+            .unwrap_or(&self.original)
     }
 
     /// The answer to `req` (a `GET` or `HEAD`) from this set.
-    pub fn respond<B>(self, req: &Request<B>, cache_control: Option<&HeaderValue>) -> Response {
+    pub fn respond<B>(&self, req: &Request<B>, cache_control: Option<&HeaderValue>) -> Response {
         let headers = req.headers();
         let coding = negotiate::choose(headers, |c| self.variant(c).is_some());
         let has_variants = self.br.is_some() || self.gzip.is_some();
-        let content_type = self.content_type.clone();
-        let rep = self.take(coding);
+        let content_type = self.content_type.as_ref();
+        let rep = self.pick(coding);
 
         // What every answer about this file carries, 304 included.
-        let mut common = HeaderMap::new();
+        let mut common = HeaderMap::with_capacity(8);
         common.insert(ETAG, rep.etag.clone());
         if let Some(lm) = &rep.last_modified {
             common.insert(LAST_MODIFIED, lm.clone());
@@ -287,9 +286,11 @@ impl FileSet {
         match ranges {
             RangeRequest::Whole => {
                 if let Some(ct) = content_type {
-                    common.insert(CONTENT_TYPE, ct);
+                    common.insert(CONTENT_TYPE, ct.clone());
                 }
-                with_headers(Response::new(rep.into_body()), common)
+                let mut resp = Response::new(rep.body());
+                *resp.headers_mut() = common;
+                resp
             }
             RangeRequest::Unsatisfiable => {
                 let mut resp = response::status_page(StatusCode::RANGE_NOT_SATISFIABLE);
@@ -297,16 +298,9 @@ impl FileSet {
                     .insert(CONTENT_RANGE, header(&format!("bytes */{len}")));
                 with_headers(resp, vary_only(&common))
             }
-            RangeRequest::Ranges(ranges) => match partial(&rep, &ranges, content_type.as_ref()) {
-                Ok(mut resp) => {
-                    resp.headers_mut().extend(common);
-                    resp
-                }
-                Err(e) => {
-                    log::error!("serving a range of {}: {e}", req.uri().path());
-                    response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
-                }
-            },
+            RangeRequest::Ranges(ranges) => {
+                with_headers(partial(rep, &ranges, content_type), common)
+            }
         }
     }
 }
@@ -317,9 +311,9 @@ fn partial(
     rep: &Rep,
     ranges: &[RangeInclusive<u64>],
     content_type: Option<&HeaderValue>,
-) -> io::Result<Response> {
+) -> Response {
     let mut resp = if let [only] = ranges {
-        let mut resp = Response::new(rep.slice(only)?);
+        let mut resp = Response::new(rep.slice(only));
         resp.headers_mut()
             .insert(CONTENT_RANGE, header(&range::content_range(only, rep.len)));
         if let Some(ct) = content_type {
@@ -336,7 +330,7 @@ fn partial(
         let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
         for (i, r) in ranges.iter().enumerate() {
             parts.push(Body::from(layout.part_head(r, i == 0)));
-            parts.push(rep.slice(r)?);
+            parts.push(rep.slice(r));
         }
         parts.push(Body::from(layout.tail()));
         let mut resp = Response::new(Body::Parts(parts));
@@ -347,7 +341,7 @@ fn partial(
         resp
     };
     *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-    Ok(resp)
+    resp
 }
 
 /// A boundary no file is likely to hold: 128 random bits (from the keys
