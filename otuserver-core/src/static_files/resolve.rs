@@ -267,8 +267,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn both_ways_of_opening_keep_to_the_root() {
+    /// A root with a file, symlinks in (to a file, to a directory,
+    /// absolute and relative) and out (to a file and to a directory), and a
+    /// secret beside it.
+    fn tree() -> (tempfile::TempDir, PathBuf, File) {
         let base = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let root = base.path().join("root");
         let setup = || -> io::Result<()> {
@@ -279,11 +281,19 @@ mod tests {
             std::os::unix::fs::symlink(root.join("sub/file"), root.join("abs-in"))?;
             std::os::unix::fs::symlink("sub/file", root.join("rel-in"))?;
             std::os::unix::fs::symlink("../../secret", root.join("sub/up"))?;
+            std::os::unix::fs::symlink(base.path(), root.join("sub/base"))?;
+            std::os::unix::fs::symlink(root.join("sub"), root.join("dir-in"))?;
             Ok(())
         };
         setup().unwrap_or_else(|e| panic!("{e}"));
         let root = root.canonicalize().unwrap_or_else(|e| panic!("{e}"));
         let dir = File::open(&root).unwrap_or_else(|e| panic!("{e}"));
+        (base, root, dir)
+    }
+
+    #[test]
+    fn both_ways_of_opening_keep_to_the_root() {
+        let (_base, root, dir) = tree();
         assert!(
             HAVE_OPENAT2.load(Ordering::Relaxed),
             "openat2 is unavailable here: only the fallback would be tested"
@@ -377,6 +387,10 @@ mod tests {
                 Just("out".to_owned()),
                 Just("up".to_owned()),
                 Just("abs-in".to_owned()),
+                Just("rel-in".to_owned()),
+                Just("base".to_owned()),
+                Just("dir-in".to_owned()),
+                Just("secret".to_owned()),
                 Just("".to_owned()),
                 "[a-z%./]{0,6}",
             ]
@@ -418,25 +432,6 @@ mod tests {
                 }
                 drop(base);
             }
-        }
-
-        /// A root with a file, symlinks in and out, and a secret beside it.
-        fn tree() -> (tempfile::TempDir, PathBuf, File) {
-            let base = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-            let root = base.path().join("root");
-            let setup = || -> io::Result<()> {
-                std::fs::create_dir_all(root.join("sub"))?;
-                std::fs::write(base.path().join("secret"), "secret")?;
-                std::fs::write(root.join("sub/file"), "file")?;
-                std::os::unix::fs::symlink(base.path().join("secret"), root.join("out"))?;
-                std::os::unix::fs::symlink(base.path(), root.join("sub/up"))?;
-                std::os::unix::fs::symlink(root.join("sub"), root.join("abs-in"))?;
-                Ok(())
-            };
-            setup().unwrap_or_else(|e| panic!("{e}"));
-            let root = root.canonicalize().unwrap_or_else(|e| panic!("{e}"));
-            let dir = File::open(&root).unwrap_or_else(|e| panic!("{e}"));
-            (base, root, dir)
         }
     }
 }
