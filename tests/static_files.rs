@@ -478,3 +478,22 @@ fn a_unix_socket_in_the_root_is_403_not_a_server_error() {
     let srv = TestServer::static_files(&site.root());
     assert_eq!(get(srv.addr, "/app.sock").status, 403);
 }
+
+#[test]
+fn a_huge_directory_lists_its_first_ten_thousand_entries_and_says_so() {
+    let site = site();
+    let dir = site.root().join("huge");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..10_050 {
+        std::fs::File::create(dir.join(format!("f{i}"))).unwrap();
+    }
+    let files = StaticFiles::new(site.root()).unwrap().generate_index(true);
+    let srv = TestServer::start(files, common::quick_config());
+    let page = get(srv.addr, "/huge/").text();
+    assert_eq!(page.matches("<tr class=\"file\">").count(), 10_000);
+    assert!(
+        page.contains("10000 files shown; the directory holds more than 10000 entries"),
+        "{}",
+        &page[page.len() - 300..]
+    );
+}

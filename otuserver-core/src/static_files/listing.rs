@@ -12,6 +12,9 @@ use percent_encoding::percent_encode;
 
 use super::resolve::{self, RequestPath, SEGMENT};
 
+/// The most entries a listing shows (the first found, then sorted).
+pub(crate) const MAX_LISTED: usize = 10_000;
+
 struct Entry {
     name: String,
     href: String,
@@ -37,7 +40,14 @@ pub(crate) fn render(
     show_dotfiles: bool,
 ) -> std::io::Result<String> {
     let mut entries = Vec::new();
+    let mut truncated = false;
     for entry in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
+        // Each entry costs an open and a stat on the event loop's thread:
+        // a huge directory must not stall every connection on it.
+        if entries.len() >= MAX_LISTED {
+            truncated = true;
+            break;
+        }
         let Ok(entry) = entry else { continue };
         let raw = entry.file_name();
         // A request can only name UTF-8 paths (others are 400), so a name
@@ -74,13 +84,13 @@ pub(crate) fn render(
             .cmp(&a.is_dir)
             .then_with(|| natural_cmp(&a.name, &b.name))
     });
-    Ok(page(path, &entries))
+    Ok(page(path, &entries, truncated))
 }
 
 /// The page: a breadcrumb of the path, a parent link, and the table.
 /// Every link is relative, so the page works wherever the handler is
 /// mounted; CSS is inline and there is no script.
-fn page(path: &RequestPath, entries: &[Entry]) -> String {
+fn page(path: &RequestPath, entries: &[Entry], truncated: bool) -> String {
     let shown = escape(&display_path(path));
     let mut page = String::with_capacity(2048 + entries.len() * 200);
     let _ = write!(
@@ -129,9 +139,14 @@ fn page(path: &RequestPath, entries: &[Entry]) -> String {
         );
     }
     let dirs = entries.iter().filter(|e| e.is_dir).count();
+    let more = if truncated {
+        format!(" shown; the directory holds more than {MAX_LISTED} entries")
+    } else {
+        String::new()
+    };
     let _ = write!(
         page,
-        "</tbody>\n</table>\n<footer>{dirs} {}, {} {}</footer>\n</body>\n</html>\n",
+        "</tbody>\n</table>\n<footer>{dirs} {}, {} {}{more}</footer>\n</body>\n</html>\n",
         if dirs == 1 {
             "directory"
         } else {
@@ -344,7 +359,7 @@ mod tests {
             segments: vec!["a".into(), "<b>".into()],
             trailing_slash: true,
         };
-        let html = page(&path, &[]);
+        let html = page(&path, &[], false);
         assert!(
             html.contains(
                 "<a href=\"../../\">/</a><a href=\"../\">a</a>/<a href=\"./\">&lt;b&gt;</a>/"
