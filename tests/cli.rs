@@ -304,3 +304,53 @@ fn dotfiles_are_hidden_unless_allowed() {
     assert!(get(srv.port, "/.env").ends_with("\r\n\r\nSECRET=1\n"));
     assert!(get(srv.port, "/").contains("href=\"./.env\""));
 }
+
+#[test]
+fn a_response_cut_short_by_shutdown_is_still_logged() {
+    let dir = docroot();
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-t", "1"]);
+    // A client that reads 64 MiB at about 640 KB/s: fast enough never to
+    // be cut off as a slow reader, too slow to finish before the shutdown's
+    // one-second grace period ends.
+    let mut stuck = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    stuck
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reading = std::sync::Arc::clone(&done);
+    let reader = std::thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10)
+            && !stop_reading.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            match stuck.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while srv.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut log = String::new();
+    srv.stdout.read_to_string(&mut log).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"GET /big.bin HTTP/1.1\" 200 "))
+        .unwrap_or_else(|| panic!("no access line in {log:?}"));
+    let sent: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(sent > 0 && sent < 64 << 20, "{line}");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+}

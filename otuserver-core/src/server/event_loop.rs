@@ -138,6 +138,15 @@ pub(super) fn run<H: Handler>(
     let result = lp.run();
     let _ = poller.delete(listener);
     for key in 0..lp.slots.slots.len() {
+        // Responses cut short by the end of the shutdown's grace period are
+        // logged too, with the bytes they got.
+        if let Some(Slot {
+            state: State::Write { out, .. },
+            ..
+        }) = lp.slots.get_mut(key)
+        {
+            out.log();
+        }
         lp.close(key);
     }
     result
