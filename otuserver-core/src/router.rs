@@ -98,9 +98,8 @@ impl Handler for Router {
         // (decoded once, dot segments resolved, re-encoded), so that
         // `//private`, `/x/../private` or `/%70rivate` cannot reach another
         // mount than `/private` does.
-        let path = match resolve::decode(req.uri().path()) {
-            Ok(p) => p.to_url(p.trailing_slash),
-            Err(e) => return response::status_page(e.status()),
+        let Some(path) = canonical(req.uri().path()) else {
+            return response::status_page(StatusCode::BAD_REQUEST);
         };
         if path != req.uri().path() {
             match with_path(req.uri(), &path) {

@@ -163,19 +163,25 @@ fn too_large(buf: &[u8], limit: usize) -> RequestError {
     }
 }
 
-/// Where the request line names its version: the offset of `HTTP/x.y`
-/// in `buf`, with `x` and `y`, if it is well-formed.
-fn version_token(buf: &[u8]) -> Option<(usize, u8, u8)> {
+/// The request line at the start of `buf` (after any blank lines), without
+/// its line ending, and where it starts; `None` until its LF has arrived.
+fn request_line(buf: &[u8]) -> Option<(usize, &[u8])> {
     let start = buf.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
     let len = buf.get(start..)?.iter().position(|&b| b == b'\n')?;
     let line = buf.get(start..start + len)?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let at = start + line.iter().rposition(|&b| b == b' ')? + 1;
-    match buf.get(at..start + line.len())? {
+    Some((start, line.strip_suffix(b"\r").unwrap_or(line)))
+}
+
+/// Where the request line names its version: the offset of `HTTP/x.y`
+/// in `buf`, with `x` and `y`, if it is well-formed.
+fn version_token(buf: &[u8]) -> Option<(usize, u8, u8)> {
+    let (start, line) = request_line(buf)?;
+    let space = line.iter().rposition(|&b| b == b' ')?;
+    match line.get(space + 1..)? {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            Some((at, *major, *minor))
+            Some((start + space + 1, *major, *minor))
         }
         _ => None,
     }
@@ -184,11 +190,7 @@ fn version_token(buf: &[u8]) -> Option<(usize, u8, u8)> {
 /// RFC 9112 section 2.3: a request in HTTP/1.x with x above 1 is handled
 /// as HTTP/1.1; another major version gets 505; garbage gets 400.
 fn other_version(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>, RequestError> {
-    let start = buf
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n'))
-        .unwrap_or(0);
-    if !buf.get(start..).is_some_and(|rest| rest.contains(&b'\n')) {
+    if request_line(buf).is_none() {
         // The request line is not complete yet.
         return if buf.len() >= limits.max_head_size {
             Err(too_large(buf, limits.max_head_size))
@@ -221,13 +223,9 @@ fn other_version(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>,
 /// Whether the request line is `method SP target SP version`, single
 /// spaces, nothing empty (RFC 9112 section 3).
 fn three_parts(buf: &[u8]) -> bool {
-    let start = buf
-        .iter()
-        .position(|b| !matches!(b, b'\r' | b'\n'))
-        .unwrap_or(0);
-    let rest = buf.get(start..).unwrap_or_default();
-    let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some((_, line)) = request_line(buf) else {
+        return false;
+    };
     let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     parts.len() == 3 && parts.iter().all(|p| !p.is_empty())
 }

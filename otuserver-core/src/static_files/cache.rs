@@ -4,7 +4,8 @@
 //! An entry is trusted for the cache's time to live (1 s by default, as
 //! lighttpd trusts its stat cache): a file changed on disk is served fresh
 //! at most that long after. Only files whose every form (original and
-//! precompressed variants) is up to [`MAX_FILE`] bytes are kept, and the whole cache is dropped when it grows past [`MAX_BYTES`].
+//! precompressed variants) is up to [`MAX_FILE`] bytes are kept, and the
+//! whole cache is dropped when it grows past [`MAX_BYTES`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

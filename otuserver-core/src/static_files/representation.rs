@@ -25,13 +25,13 @@ use crate::http1::fmt_http_date;
 use crate::{Body, ResolveError, Response, response};
 
 /// Where a representation's bytes are.
-pub(crate) enum Content {
+enum Content {
     File(Arc<File>),
     Memory(Bytes),
 }
 
 /// One stored form of a file: the original or a precompressed variant.
-pub(crate) struct Rep {
+struct Rep {
     content: Content,
     len: u64,
     etag: HeaderValue,
@@ -261,9 +261,9 @@ impl FileSet {
                 return resp;
             }
             Precondition::Failed => {
-                return with_headers(
+                return with_vary(
                     response::status_page(StatusCode::PRECONDITION_FAILED),
-                    vary_only(&common),
+                    has_variants,
                 );
             }
         }
@@ -296,7 +296,7 @@ impl FileSet {
                 let mut resp = response::status_page(StatusCode::RANGE_NOT_SATISFIABLE);
                 resp.headers_mut()
                     .insert(CONTENT_RANGE, header(&format!("bytes */{len}")));
-                with_headers(resp, vary_only(&common))
+                with_vary(resp, has_variants)
             }
             RangeRequest::Ranges(ranges) => {
                 with_headers(partial(rep, &ranges, content_type), common)
@@ -359,12 +359,13 @@ fn header(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
 }
 
-fn vary_only(common: &HeaderMap) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Some(v) = common.get(VARY) {
-        headers.insert(VARY, v.clone());
+/// An error answer about a file says only whether it varies.
+fn with_vary(mut resp: Response, varies: bool) -> Response {
+    if varies {
+        resp.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
-    headers
+    resp
 }
 
 fn with_headers(mut resp: Response, headers: HeaderMap) -> Response {
