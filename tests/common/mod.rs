@@ -44,6 +44,8 @@ pub fn site() -> Site {
         ("a/b/c/deep.txt", b"three folders deep\n"),
         ("types/x.html", b"h"),
         ("types/x.txt", b"t"),
+        ("types/x.md", b"m"),
+        ("types/x.csv", b"c"),
         ("types/x.css", b"c"),
         ("types/x.js", b"j"),
         ("types/x.jpg", b"jpg"),

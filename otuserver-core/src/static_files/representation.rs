@@ -14,9 +14,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap,
-    HeaderValue, LAST_MODIFIED, VARY,
+    HeaderValue, IF_RANGE, LAST_MODIFIED, VARY,
 };
-use http::{Request, StatusCode};
+use http::{Method, Request, StatusCode};
 
 use super::conditional::{self, Precondition, Validators};
 use super::negotiate::{self, Coding};
@@ -48,16 +48,22 @@ fn stamp(meta: &Metadata) -> (u64, i64, i64) {
 }
 
 impl Rep {
-    fn new(file: File, meta: &Metadata) -> Rep {
-        // Strong, and cheap: size, modification time to the nanosecond and
-        // inode, as lighttpd derives its own (nginx leaves out the inode);
-        // no content hashing.
+    /// The representation in `file`, stored with `coding` (`None` for the
+    /// original).
+    fn new(file: File, meta: &Metadata, coding: Option<Coding>) -> Rep {
+        // Strong, and cheap: size and modification time to the nanosecond,
+        // no content hashing. Not the inode (as nginx, and Apache's default
+        // since 2.4): replicas holding copies made with their times kept
+        // (rsync -a, an image) must answer the same tag for the same bytes.
+        // Each coding is named in its tag, so that variants written in the
+        // same instant with the same size (a .br and a .gz can be) stay
+        // distinct representations.
+        let coding = coding.map(|c| format!("-{}", c.token())).unwrap_or_default();
         let etag = format!(
-            "\"{:x}-{:x}.{:x}-{:x}\"",
+            "\"{:x}-{:x}.{:x}{coding}\"",
             meta.size(),
             meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ino()
+            meta.mtime_nsec()
         );
         // RFC 9110 section 8.8.2.1: a modification time in the future (a
         // skewed clock, an archive) is sent as now.
@@ -159,15 +165,8 @@ impl FileSet {
         if !meta.is_file() {
             return Err(ResolveError::Forbidden);
         }
-        let mime = mime_guess::from_path(rel).first_or_octet_stream();
-        // Browsers read text without a charset as windows-1252, which turns
-        // UTF-8 (nearly all text on the web) into mojibake.
-        let mime = if mime.type_() == mime::TEXT && mime.get_param(mime::CHARSET).is_none() {
-            format!("{mime}; charset=utf-8")
-        } else {
-            mime.to_string()
-        };
-        let original = Rep::new(file, meta);
+        let mime = content_type(&mime_guess::from_path(rel).first_or_octet_stream());
+        let original = Rep::new(file, meta, None);
         let variant = |coding: Coding| -> Option<Rep> {
             if !variants {
                 return None;
@@ -183,7 +182,7 @@ impl FileSet {
                 (Ok(v), Ok(o)) => v >= o,
                 _ => false,
             };
-            (vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta))
+            (vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta, Some(coding)))
         };
         Ok(FileSet {
             content_type: HeaderValue::from_str(&mime).ok(),
@@ -268,9 +267,14 @@ impl FileSet {
             }
         }
 
-        let ranges = match conditional::if_range_holds(headers, rep.validators()) {
-            true => range::parse(headers, rep.len),
-            false => RangeRequest::Whole,
+        // RFC 9110 section 14.2: `Range` means something to `GET` only;
+        // `HEAD` gets the head of the whole answer.
+        let ranges = if req.method() == Method::GET
+            && conditional::if_range_holds(headers, rep.validators())
+        {
+            range::parse(headers, rep.len)
+        } else {
+            RangeRequest::Whole
         };
         // A multipart body under `Content-Encoding` would be decoded whole
         // by clients that decode automatically: send the variant whole.
@@ -299,24 +303,54 @@ impl FileSet {
                 with_vary(resp, has_variants)
             }
             RangeRequest::Ranges(ranges) => {
-                with_headers(partial(rep, &ranges, content_type), common)
+                // RFC 9110 section 15.3.7: a 206 answering `If-Range` goes to
+                // a client that holds the representation's metadata already,
+                // so it leaves that out (and keeps `ETag`, `Vary`,
+                // `Cache-Control`, which a 200 would carry, as required).
+                // `Content-Encoding` stays: the bytes are meaningless without
+                // it to anyone who did not see the first answer.
+                let resumed = headers.contains_key(IF_RANGE);
+                if resumed {
+                    common.remove(LAST_MODIFIED);
+                }
+                let metadata = if resumed { None } else { content_type };
+                with_headers(partial(rep, &ranges, content_type, metadata), common)
             }
         }
     }
 }
 
+/// The `Content-Type` for a file of type `mime`. Browsers read plain text
+/// without a charset as windows-1252, which turns UTF-8 (nearly all text on
+/// the web) into mojibake, so text gets `charset=utf-8`. HTML, CSS and
+/// JavaScript go bare: a page names its own encoding (`<meta charset>`,
+/// else the browser sniffs it), and stylesheets and scripts take the page's
+/// (WHATWG Encoding, HTML), so a charset here could only contradict the file;
+/// and the classic test suite expects exactly `text/html` and `text/css`.
+fn content_type(mime: &mime::Mime) -> String {
+    let names_own = matches!(mime.subtype().as_str(), "html" | "css" | "javascript");
+    if mime.type_() == mime::TEXT && !names_own && mime.get_param(mime::CHARSET).is_none() {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    }
+}
+
 /// `206 Partial Content` for `ranges` of `rep`: one range as itself, several
-/// as `multipart/byteranges`. File ranges stay file regions, for sendfile.
+/// as `multipart/byteranges` (each part naming `content_type`). File ranges
+/// stay file regions, for sendfile. A single range carries `header_type`
+/// as its `Content-Type`.
 fn partial(
     rep: &Rep,
     ranges: &[RangeInclusive<u64>],
     content_type: Option<&HeaderValue>,
+    header_type: Option<&HeaderValue>,
 ) -> Response {
     let mut resp = if let [only] = ranges {
         let mut resp = Response::new(rep.slice(only));
         resp.headers_mut()
             .insert(CONTENT_RANGE, header(&range::content_range(only, rep.len)));
-        if let Some(ct) = content_type {
+        if let Some(ct) = header_type {
             resp.headers_mut().insert(CONTENT_TYPE, ct.clone());
         }
         resp
