@@ -58,7 +58,9 @@ impl Rep {
         // Each coding is named in its tag, so that variants written in the
         // same instant with the same size (a .br and a .gz can be) stay
         // distinct representations.
-        let coding = coding.map(|c| format!("-{}", c.token())).unwrap_or_default();
+        let coding = coding
+            .map(|c| format!("-{}", c.token()))
+            .unwrap_or_default();
         let etag = format!(
             "\"{:x}-{:x}.{:x}{coding}\"",
             meta.size(),
