@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,13 +38,27 @@ impl Handler for HitCounter {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let port: u16 = match std::env::args().nth(1) {
-        Some(p) => p.parse()?,
-        None => 8080,
-    };
+fn main() -> ExitCode {
+    // Errors as one line that says what failed, not as a Debug dump.
+    if let Err(e) = run() {
+        eprintln!("custom_handler: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
+    let port = port(std::env::args().nth(1))?;
     let server = Server::bind(("127.0.0.1", port), ServerConfig::default())?;
     println!("listening on http://{}/", server.local_addr());
     server.serve(HitCounter::default())?;
     Ok(())
+}
+
+/// The port named by `arg`: `0` picks any free one; none means 8080.
+fn port(arg: Option<String>) -> Result<u16, String> {
+    arg.map_or(Ok(8080), |p| {
+        p.parse()
+            .map_err(|_| format!("port {p:?}: not a number from 0 to 65535"))
+    })
 }

@@ -1,14 +1,18 @@
-//! Run with: cargo run --example middleware -- ./public 8080
+//! Run with: cargo run --example middleware -- site 8080
 //!
 //! Handlers compose by wrapping: `Timed` measures the handler it wraps and
 //! adds `Server-Timing` plus a few security headers to every response it
 //! passes on, whatever that handler is (here, the static-files handler).
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use otuserver_core::http::HeaderValue;
 use otuserver_core::{Handler, Request, Response, Server, ServerConfig, StaticFiles};
+
+/// The repository's demo site, wherever the example is run from.
+const DEMO_SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../site");
 
 /// Wraps a handler: times it and adds headers to its responses.
 struct Timed<H> {
@@ -35,10 +39,19 @@ impl<H: Handler> Handler for Timed<H> {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
+    // Errors as one line that says what failed, not as a Debug dump.
+    if let Err(e) = run() {
+        eprintln!("middleware: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let root = args.next().unwrap_or_else(|| ".".to_owned());
-    let port: u16 = args.next().map(|p| p.parse()).transpose()?.unwrap_or(8080);
+    let root = args.next().unwrap_or_else(|| DEMO_SITE.to_owned());
+    let port = port(args.next())?;
 
     let app = Timed {
         inner: StaticFiles::new(&root)?,
@@ -47,4 +60,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("listening on http://{}/", server.local_addr());
     server.serve(app)?;
     Ok(())
+}
+
+/// The port named by `arg`: `0` picks any free one; none means 8080.
+fn port(arg: Option<String>) -> Result<u16, String> {
+    arg.map_or(Ok(8080), |p| {
+        p.parse()
+            .map_err(|_| format!("port {p:?}: not a number from 0 to 65535"))
+    })
 }

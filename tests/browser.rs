@@ -462,6 +462,90 @@ fn a_full_page_shows_correctly_in_chromium() {
 }
 
 // ---------------------------------------------------------------------------
+// The demo site, as a first run shows it
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_demo_site_shows_correctly_in_chromium() {
+    let site = Path::new(env!("CARGO_MANIFEST_DIR")).join("../site");
+    let (handler, log) = recording(StaticFiles::new(&site).unwrap());
+    let srv = TestServer::start(handler, quick_config());
+    let url = format!("http://{}/", srv.addr);
+
+    with_browser(|c| async move {
+        c.goto(&url).await.unwrap();
+        // The script fills the table from a HEAD request of its own.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            let status = c
+                .execute(
+                    "return document.getElementById('status').textContent",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if status.as_str().is_some_and(|s| s.starts_with("script ran")) {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the script did not run: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status, "script ran: HEAD docs/notes.txt answered 200");
+        let report = c
+            .execute(
+                "const logo = document.querySelector('header img');
+                 const rows = Array.from(document.querySelectorAll('#headers tr'))
+                   .map(r => [r.cells[0].textContent, r.cells[1].textContent]);
+                 return {
+                   logo: logo.complete ? logo.naturalWidth : 0,
+                   background: getComputedStyle(document.body).backgroundColor,
+                   accent: getComputedStyle(document.querySelector('h1')).color,
+                   headers: Object.fromEntries(rows),
+                 };",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(report["logo"], 96, "{report}");
+        assert_eq!(report["background"], "rgb(251, 250, 246)", "stylesheet");
+        assert_eq!(report["accent"], "rgb(196, 81, 31)", "stylesheet");
+        assert_eq!(
+            report["headers"]["content-type"], "text/plain; charset=utf-8",
+            "{report}"
+        );
+        save_screenshot("demo.png", &c.screenshot().await.unwrap());
+
+        // Plain UTF-8 text shows as written, not as windows-1252 mojibake.
+        click_link(&c, "docs/notes.txt").await;
+        let text = body_text(&c).await;
+        assert!(
+            text.contains("naïve café, Straße, 東京, Ωμέγα, ✓"),
+            "{text}"
+        );
+        go_back(&c).await;
+        click_link(&c, "docs/").await;
+        assert!(body_text(&c).await.contains("A subdirectory"));
+        c
+    });
+
+    let log = log.lock().unwrap();
+    let failed: Vec<_> = log.iter().filter(|(_, s)| *s != 200).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for asked in [
+        "/",
+        "/style.css",
+        "/app.js",
+        "/images/logo.svg",
+        "/docs/notes.txt",
+    ] {
+        assert!(log.iter().any(|(p, _)| p == asked), "{asked} in {log:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The directory listing
 // ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -39,8 +39,14 @@ struct Example {
 impl Example {
     /// Starts example `name` and waits for its "listening on" line.
     fn start(name: &str, args: &[&str]) -> Example {
+        Example::start_in(name, args, Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    /// Starts example `name` in the directory `cwd`.
+    fn start_in(name: &str, args: &[&str], cwd: &Path) -> Example {
         let mut child = Command::new(examples_dir().join(name))
             .args(args)
+            .current_dir(cwd)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -181,5 +187,69 @@ fn custom_handler_shares_state_across_workers() {
     assert_eq!(
         get(ex.addr, "/even").text(),
         "hit 9 in all, 5 for /even, from 127.0.0.1\n"
+    );
+}
+
+/// The workspace root, where a fresh clone's README commands run.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn each_example_runs_as_its_comment_says() {
+    // The "Run with:" line of each example, run from the workspace root
+    // with its port swapped for 0: the demo site it names exists and the
+    // example serves it.
+    let cases = [
+        ("hello", "/", "hello from /"),
+        ("static_site", "/", "<h1>It works</h1>"),
+        ("router", "/static/", "<h1>It works</h1>"),
+        ("middleware", "/docs/", "<h1>docs/</h1>"),
+        ("custom_handler", "/", "hit 1 in all"),
+    ];
+    for (name, path, want) in cases {
+        let source =
+            std::fs::read_to_string(workspace().join(format!("examples/{name}.rs"))).unwrap();
+        let command = source
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("//! Run with: "))
+            .unwrap_or_else(|| panic!("{name}: no Run with line"));
+        let prefix = format!("cargo run --example {name} -- ");
+        let args: Vec<&str> = command
+            .strip_prefix(prefix.as_str())
+            .unwrap_or_else(|| panic!("{name}: {command}"))
+            .split_whitespace()
+            .map(|a| if a == "8080" { "0" } else { a })
+            .collect();
+        let ex = Example::start_in(name, &args, &workspace());
+        let r = get(ex.addr, path);
+        assert_eq!(r.status, 200, "{name} {path}");
+        assert!(r.text().contains(want), "{name} {path}: {}", r.text());
+    }
+}
+
+#[test]
+fn a_missing_root_is_one_line_naming_it() {
+    let out = Command::new(examples_dir().join("static_site"))
+        .args(["./no-such-dir", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("static_site: document root ./no-such-dir"),
+        "{err}"
+    );
+    assert!(!err.contains("DocRoot {"), "{err}");
+    let out = Command::new(examples_dir().join("hello"))
+        .arg("eighty")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        "hello: port \"eighty\": not a number from 0 to 65535"
     );
 }
