@@ -137,10 +137,52 @@ fn bad_flags_are_one_clear_line() {
 }
 
 #[test]
+fn out_of_range_values_name_their_flag() {
+    let dir = docroot();
+    let root = dir.path().to_str().unwrap();
+    for (args, want) in [
+        (
+            &["-w", "0"][..],
+            "otuserver: -w/--workers must be at least 1, not 0",
+        ),
+        (
+            &["-t", "0"],
+            "otuserver: -t/--timeout must be more than zero",
+        ),
+        (
+            &["-t", "86401"],
+            "otuserver: -t/--timeout must be at most 86400 seconds (a day), not 86401",
+        ),
+        (
+            &["-k", "0"],
+            "otuserver: -k/--keepalive must be more than zero",
+        ),
+        (
+            &["-c", "0"],
+            "otuserver: -c/--chunksize must be at least 1, not 0",
+        ),
+        (
+            &["-m", "15"],
+            "otuserver: -m/--maxsize must be at least 16, not 15",
+        ),
+        (
+            &["-b", "4294967295"],
+            "otuserver: -b/--backlog must be at most 2147483647, not 4294967295",
+        ),
+    ] {
+        let mut all = vec!["-s", "127.0.0.1", "-p", "0", "-r", root];
+        all.extend_from_slice(args);
+        let err = one_clear_line(&run(&all));
+        assert_eq!(err.trim_end(), want, "{args:?}");
+    }
+}
+
+#[test]
 fn bad_docroots_are_one_clear_line() {
     let dir = docroot();
     let missing = dir.path().join("missing");
     let err = one_clear_line(&run(&["-p", "0", "-r", missing.to_str().unwrap()]));
+    assert!(err.starts_with("otuserver: -r/--docsroot: "), "{err}");
     assert!(err.contains("missing"), "{err}");
     let file = dir.path().join("hello.txt");
     let err = one_clear_line(&run(&["-p", "0", "-r", file.to_str().unwrap()]));
@@ -161,7 +203,7 @@ fn port_in_use_is_one_clear_line() {
         dir.path().to_str().unwrap(),
     ]));
     assert!(
-        err.contains("failed to bind") && err.contains(&port),
+        err.starts_with("otuserver: -s/--host, -p/--port: failed to bind") && err.contains(&port),
         "{err}"
     );
 }
@@ -353,4 +395,111 @@ fn a_response_cut_short_by_shutdown_is_still_logged() {
     assert!(sent > 0 && sent < 64 << 20, "{line}");
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     reader.join().unwrap();
+}
+
+/// The `href` and `src` values in `html`.
+fn links(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            if let Some(end) = rest.find('"') {
+                found.push(rest[..end].to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// `link` as seen from the page at `base` (a path ending in `/`).
+fn resolve(base: &str, link: &str) -> String {
+    let mut segments: Vec<&str> = base.trim_end_matches('/').split('/').collect();
+    for part in link.split('/') {
+        match part {
+            ".." => {
+                segments.pop();
+            }
+            "." => {}
+            other => segments.push(other),
+        }
+    }
+    let path = segments.join("/");
+    if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    }
+}
+
+#[test]
+fn the_first_command_serves_the_demo_site() {
+    // README: `cargo run --release -- -r site -p 8080`. The page it opens is
+    // a real page, and everything it and its subdirectory link to is there.
+    let site = concat!(env!("CARGO_MANIFEST_DIR"), "/../site");
+    let srv = start(&["-r", site]);
+    for page in ["/", "/docs/"] {
+        let reply = get(srv.port, page);
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{page}: {reply}");
+        let lower = reply.to_ascii_lowercase();
+        assert!(lower.contains("\r\ncontent-type: text/html\r\n"), "{reply}");
+        let (_, html) = reply.split_once("\r\n\r\n").unwrap();
+        let local: Vec<String> = links(html)
+            .into_iter()
+            .filter(|l| !l.contains("://"))
+            .collect();
+        assert!(local.len() >= 3, "{page}: {local:?}");
+        for link in local {
+            let path = resolve(page, &link);
+            let status = get(srv.port, &path);
+            let want = match path.as_str() {
+                "/docs" => "HTTP/1.1 301",
+                "/missing.html" => "HTTP/1.1 404",
+                _ => "HTTP/1.1 200",
+            };
+            assert!(status.starts_with(want), "{page} -> {path}: {status}");
+        }
+    }
+    let notes = get(srv.port, "/docs/notes.txt");
+    assert!(
+        notes
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+        "{notes}"
+    );
+    assert!(notes.contains("naïve café"), "{notes}");
+}
+
+#[test]
+fn all_interfaces_print_a_url_one_can_open() {
+    // Bound to every interface, the startup line names loopback to open
+    // and says what is listening. (Port 0: nothing is reachable for long.)
+    let dir = docroot();
+    let mut child = Command::new(BIN)
+        .args([
+            "-s",
+            "0.0.0.0",
+            "-p",
+            "0",
+            "-r",
+            dir.path().to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://"));
+    let url = url.unwrap_or_else(|| panic!("{line}"));
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap();
+    assert!(
+        line.trim_end()
+            .ends_with(&format!("(listening on all interfaces, 0.0.0.0:{port})")),
+        "{line}"
+    );
 }

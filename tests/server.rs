@@ -317,10 +317,51 @@ fn bind_and_config_errors_are_typed() {
     assert!(matches!(err, Error::Bind { .. }), "{err:?}");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 
-    let mut config = ServerConfig::default();
-    config.workers = 0;
-    let err = Server::bind("127.0.0.1:0", config).unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    // Each bad value is refused naming its setting and what it must be.
+    type Spoil = fn(&mut ServerConfig);
+    let cases: [(Spoil, &str, &str); 7] = [
+        (|c| c.workers = 0, "workers", "must be at least 1, not 0"),
+        (
+            |c| c.chunk_size = 0,
+            "chunk_size",
+            "must be at least 1, not 0",
+        ),
+        (
+            |c| c.max_head_size = 15,
+            "max_head_size",
+            "must be at least 16, not 15",
+        ),
+        (
+            |c| c.timeout = Duration::ZERO,
+            "timeout",
+            "must be more than zero",
+        ),
+        (
+            |c| c.keep_alive_timeout = Duration::ZERO,
+            "keep_alive_timeout",
+            "must be more than zero",
+        ),
+        (
+            |c| c.timeout = Duration::from_secs(86_401),
+            "timeout",
+            "must be at most 86400 seconds (a day), not 86401",
+        ),
+        (
+            |c| c.backlog = u32::MAX,
+            "backlog",
+            "must be at most 2147483647, not 4294967295",
+        ),
+    ];
+    for (spoil, setting, requirement) in cases {
+        let mut config = ServerConfig::default();
+        spoil(&mut config);
+        let err = Server::bind("127.0.0.1:0", config).unwrap_err();
+        let Error::Config(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!((e.setting(), e.requirement()), (setting, requirement));
+        assert_eq!(e.to_string(), format!("{setting} {requirement}"));
+    }
 
     let err = Server::bind("no-such-host.invalid:80", ServerConfig::default()).unwrap_err();
     assert!(matches!(err, Error::Bind { .. }), "{err:?}");

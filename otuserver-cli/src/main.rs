@@ -3,11 +3,12 @@
 mod args;
 mod logger;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use otuserver_core::http::HeaderValue;
-use otuserver_core::{Server, ServerConfig, ShutdownHandle, StaticFiles};
+use otuserver_core::{Error, Server, ServerConfig, ShutdownHandle, StaticFiles};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -55,7 +56,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut files = StaticFiles::new(&args.docsroot)?
+    let mut files = StaticFiles::new(&args.docsroot)
+        .map_err(|e| in_flag_terms(&e))?
         .generate_index(args.generate_index)
         .precompressed(!args.no_precompressed)
         .allow_dotfiles(args.allow_dotfiles)
@@ -84,13 +86,15 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.host.clone()
     };
-    let server = Server::bind(format!("{host}:{}", args.port), config)?;
+    let server =
+        Server::bind(format!("{host}:{}", args.port), config).map_err(|e| in_flag_terms(&e))?;
     stop_on_signals(server.shutdown_handle())?;
     let addr = server.local_addr();
     println!(
-        "otuserver {} serving {} at http://{addr}/",
+        "otuserver {} serving {} at {}",
         env!("CARGO_PKG_VERSION"),
-        files.root().display()
+        files.root().display(),
+        where_to_open(addr)
     );
     let config = server.config();
     log::info!(
@@ -104,6 +108,51 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     server.serve(files)?;
     log::info!("stopped");
     Ok(())
+}
+
+/// `error` told in terms of the flags that caused it, so that the one line
+/// a user sees names what to change (`-w/--workers must be at least 1, not
+/// 0`).
+fn in_flag_terms(error: &Error) -> String {
+    match error {
+        Error::Config(bad) => match flag_of(bad.setting()) {
+            Some(flag) => format!("{flag} {}", bad.requirement()),
+            None => error.to_string(),
+        },
+        Error::DocRoot { .. } => format!("-r/--docsroot: {error}"),
+        Error::Bind { .. } => format!("-s/--host, -p/--port: {error}"),
+        _ => error.to_string(),
+    }
+}
+
+/// The flag that sets `ServerConfig`'s `setting`.
+fn flag_of(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "workers" => "-w/--workers",
+        "backlog" => "-b/--backlog",
+        "timeout" => "-t/--timeout",
+        "keep_alive_timeout" => "-k/--keepalive",
+        "min_send_rate" => "--min-rate",
+        "max_connections" => "--max-connections",
+        "chunk_size" => "-c/--chunksize",
+        "max_head_size" => "-m/--maxsize",
+        _ => return None,
+    })
+}
+
+/// The URL to open for a server bound to `addr`. An unspecified address
+/// (`0.0.0.0`, `::`) is no place to browse to: name loopback of the same
+/// family instead, and say that every interface listens.
+fn where_to_open(addr: SocketAddr) -> String {
+    if !addr.ip().is_unspecified() {
+        return format!("http://{addr}/");
+    }
+    let loopback = match addr {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    };
+    let open = SocketAddr::new(loopback, addr.port());
+    format!("http://{open}/ (listening on all interfaces, {addr})")
 }
 
 /// Stops the server gracefully on the first SIGINT or SIGTERM.

@@ -139,10 +139,42 @@ pub enum Error {
     },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// The server's own machinery (threads, readiness) failed.
     #[error("server I/O error: {0}")]
     Io(#[from] io::Error),
+}
+
+/// A [`ServerConfig`](crate::ServerConfig) setting whose value is out of
+/// its range: which setting, and what it must be. Displayed as
+/// `workers must be at least 1, not 0`; a program with flags of its own
+/// names its flag from [`ConfigError::setting`] and
+/// [`ConfigError::requirement`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting} {requirement}")]
+pub struct ConfigError {
+    setting: &'static str,
+    requirement: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, requirement: String) -> ConfigError {
+        ConfigError {
+            setting,
+            requirement,
+        }
+    }
+
+    /// The setting's name, as the field of `ServerConfig` is named
+    /// (`"workers"`, `"keep_alive_timeout"`).
+    pub fn setting(&self) -> &'static str {
+        self.setting
+    }
+
+    /// What its value must be, and what it was: `must be at least 1, not 0`.
+    pub fn requirement(&self) -> &str {
+        &self.requirement
+    }
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ mod server;
 mod static_files;
 
 pub use body::Body;
-pub use error::{Error, RequestError, ResolveError};
+pub use error::{ConfigError, Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
 pub use router::{MountPrefix, Router};

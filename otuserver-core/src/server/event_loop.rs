@@ -119,7 +119,7 @@ pub(super) fn run<H: Handler>(
     let poller = shared
         .pollers
         .get(index)
-        .ok_or_else(|| Error::Config(format!("no poller for event loop {index}")))?;
+        .ok_or_else(|| io::Error::other(format!("no poller for event loop {index}")))?;
     // SAFETY: the registration is deleted below, before `run` returns and
     // so before the listener can be dropped.
     unsafe { poller.add(listener.as_raw_fd(), Event::readable(LISTENER))? };

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{Error, Handler};
+use crate::{ConfigError, Error, Handler};
 
 pub use listener::raise_fd_limit;
 
@@ -81,25 +81,44 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    fn validate(&self) -> Result<(), Error> {
-        let bad = |what: &str| Err(Error::Config(what.to_owned()));
-        if self.workers == 0 {
-            return bad("workers must be at least 1");
-        }
-        if self.chunk_size == 0 {
-            return bad("chunk size must be at least 1 byte");
-        }
-        if self.max_head_size < 16 {
-            return bad("maximum head size must be at least 16 bytes");
-        }
-        if self.timeout.is_zero() || self.keep_alive_timeout.is_zero() {
-            return bad("timeouts must be more than zero");
-        }
-        if self.timeout > MAX_TIMEOUT || self.keep_alive_timeout > MAX_TIMEOUT {
-            return bad("timeouts must be at most a day");
-        }
+    fn validate(&self) -> Result<(), ConfigError> {
+        let at_least = |setting, min: u64, value: u64| match value < min {
+            true => Err(ConfigError::new(
+                setting,
+                format!("must be at least {min}, not {value}"),
+            )),
+            false => Ok(()),
+        };
+        let seconds = |setting, value: Duration| {
+            if value.is_zero() {
+                return Err(ConfigError::new(
+                    setting,
+                    "must be more than zero".to_owned(),
+                ));
+            }
+            if value > MAX_TIMEOUT {
+                return Err(ConfigError::new(
+                    setting,
+                    format!(
+                        "must be at most {} seconds (a day), not {}",
+                        MAX_TIMEOUT.as_secs(),
+                        value.as_secs()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        at_least("workers", 1, wide(self.workers))?;
+        at_least("chunk_size", 1, wide(self.chunk_size))?;
+        at_least("max_head_size", 16, wide(self.max_head_size))?;
+        seconds("timeout", self.timeout)?;
+        seconds("keep_alive_timeout", self.keep_alive_timeout)?;
         if i32::try_from(self.backlog).is_err() {
-            return bad("backlog is too large");
+            return Err(ConfigError::new(
+                "backlog",
+                format!("must be at most {}, not {}", i32::MAX, self.backlog),
+            ));
         }
         Ok(())
     }
