@@ -115,7 +115,11 @@ fn content_types() {
         ("x.css", &["text/css"]),
         (
             "x.js",
-            &["text/javascript", "application/javascript", "application/x-javascript"],
+            &[
+                "text/javascript",
+                "application/javascript",
+                "application/x-javascript",
+            ],
         ),
         ("x.jpg", &["image/jpeg"]),
         ("x.jpeg", &["image/jpeg"]),
