@@ -268,6 +268,36 @@ fn handlers_see_the_client_address() {
 }
 
 #[test]
+fn shutdown_returns_after_the_grace_period_past_a_stuck_handler() {
+    // A handler that never returns holds its thread; `serve` still returns
+    // once the grace period (timeout + 1 s) is spent, and no sooner than
+    // the other loops have ended.
+    let (entered, inside) = std::sync::mpsc::channel();
+    let (_never, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let entered = std::sync::Mutex::new(entered);
+    let handler = move |_req: Request| -> Response {
+        let _ = entered.lock().unwrap().send(());
+        let _ = wait.lock().unwrap().recv_timeout(Duration::from_secs(60));
+        response::text("too late")
+    };
+    let mut config = quick_config();
+    config.timeout = Duration::from_secs(1);
+    config.workers = 2;
+    let srv = TestServer::start(handler, config);
+    let mut stuck = connect(srv.addr);
+    stuck
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    inside.recv_timeout(Duration::from_secs(10)).unwrap();
+    let stopping = Instant::now();
+    srv.stop().unwrap();
+    let took = stopping.elapsed();
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
 fn shutdown_finishes_in_flight_responses_and_closes_idle_connections() {
     let started = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&started);

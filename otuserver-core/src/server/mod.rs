@@ -15,8 +15,8 @@ mod listener;
 mod outgoing;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::{ConfigError, Error, Handler};
@@ -158,6 +158,16 @@ struct Shared {
     open: AtomicUsize,
     /// One poller per event loop, so a shutdown can wake each.
     pollers: Vec<polling::Poller>,
+    /// Event loops still running, and the first error one ended with;
+    /// `serve` waits on `changed` for either to move, or for a shutdown.
+    running: Mutex<Running>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Running {
+    loops: usize,
+    error: Option<Error>,
 }
 
 impl Shared {
@@ -165,7 +175,7 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Tells every loop to stop, and wakes it to notice.
+    /// Tells every loop to stop, and wakes it (and `serve`) to notice.
     fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         for poller in &self.pollers {
@@ -173,6 +183,31 @@ impl Shared {
                 log::error!("waking an event loop to stop: {e}");
             }
         }
+        let _running = self.running();
+        self.changed.notify_all();
+    }
+
+    /// An event loop has ended, with `result`. One failing stops the
+    /// server, not just itself.
+    fn loop_ended(&self, result: Result<(), Error>) {
+        let failed = result.is_err();
+        {
+            let mut running = self.running();
+            running.loops = running.loops.saturating_sub(1);
+            if let Err(e) = result {
+                running.error.get_or_insert(e);
+            }
+            self.changed.notify_all();
+        }
+        if failed {
+            self.stop();
+        }
+    }
+
+    /// The loops' state; a loop that panicked holding the lock leaves
+    /// counts that are still right.
+    fn running(&self) -> MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -228,6 +263,8 @@ impl Server {
             stopping: AtomicBool::new(false),
             open: AtomicUsize::new(0),
             pollers,
+            running: Mutex::new(Running::default()),
+            changed: Condvar::new(),
         });
         Ok(Server {
             listener,
@@ -271,64 +308,59 @@ impl Server {
         listener.set_nonblocking(true)?;
         let handler = Arc::new(handler);
         let config = Arc::new(self.config);
-        let mut threads = Vec::with_capacity(config.workers);
+        let shared = self.shared;
+        shared.running().loops = config.workers;
         for index in 0..config.workers {
-            let (listener, shared, config, handler) = (
+            let (listener, mine, config, handler) = (
                 Arc::clone(&listener),
-                Arc::clone(&self.shared),
+                Arc::clone(&shared),
                 Arc::clone(&config),
                 Arc::clone(&handler),
             );
             let spawned = std::thread::Builder::new()
                 .name(format!("otuserver-{index}"))
                 .spawn(move || {
-                    let run = || event_loop::run(index, &listener, &shared, &config, &*handler);
+                    let run = || event_loop::run(index, &listener, &mine, &config, &*handler);
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
                         .unwrap_or_else(|_| {
                             Err(Error::Io(std::io::Error::other("an event loop panicked")))
                         });
-                    if result.is_err() {
-                        // One loop failing stops the server, not just itself.
-                        shared.stop();
-                    }
-                    result
+                    mine.loop_ended(result);
                 });
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    self.shared.stop();
-                    threads.clear();
-                    return Err(e.into());
-                }
+            if let Err(e) = spawned {
+                // The loops already started stop and are left to end.
+                shared.stop();
+                return Err(e.into());
             }
         }
+        // Threads are not joined: one stuck in a handler past the grace
+        // period is left to finish on its own, and the others have ended.
+        let grace = config.timeout + Duration::from_secs(1);
         let mut deadline = None;
-        while threads.iter().any(|t| !t.is_finished()) {
-            if self.shared.stopping() {
-                let grace = config.timeout + Duration::from_secs(1);
-                let until = *deadline.get_or_insert_with(|| Instant::now() + grace);
-                if Instant::now() >= until {
-                    log::warn!("an event loop is still inside a handler at shutdown; leaving it");
-                    break;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut result = Ok(());
-        for t in threads {
-            if !t.is_finished() {
+        let mut running = shared.running();
+        while running.loops > 0 {
+            if !shared.stopping() {
+                running = shared
+                    .changed
+                    .wait(running)
+                    .unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            match t.join() {
-                Ok(Err(e)) if result.is_ok() => result = Err(e),
-                Ok(_) => {}
-                Err(_) if result.is_ok() => {
-                    result = Err(Error::Io(std::io::Error::other("an event loop panicked")));
-                }
-                Err(_) => {}
-            }
+            let until = *deadline.get_or_insert_with(|| Instant::now() + grace);
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                log::warn!("an event loop is still inside a handler at shutdown; leaving it");
+                break;
+            };
+            running = shared
+                .changed
+                .wait_timeout(running, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
-        result
+        match running.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
