@@ -503,3 +503,35 @@ fn all_interfaces_print_a_url_one_can_open() {
         "{line}"
     );
 }
+
+#[test]
+fn help_prints_the_library_defaults() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!flat.contains('{'), "a placeholder left: {flat}");
+    let flat = flat.split_once("Options:").unwrap().1;
+    let d = otuserver_core::ServerConfig::default();
+    for (flag, value) in [
+        ("-w, --workers", d.workers().to_string()),
+        ("-b, --backlog", d.backlog().to_string()),
+        ("-t, --timeout", d.timeout().as_secs().to_string()),
+        (
+            "-k, --keepalive",
+            d.keep_alive_timeout().as_secs().to_string(),
+        ),
+        ("--min-rate", d.min_send_rate().to_string()),
+        ("-c, --chunksize", d.chunk_size().to_string()),
+        ("-m, --maxsize", d.max_head_size().to_string()),
+    ] {
+        let from = flat.find(flag).unwrap_or_else(|| panic!("{flag}: {flat}"));
+        let text = &flat[from..];
+        let end = text.find(')').unwrap_or(text.len());
+        assert!(
+            text[..end].ends_with(&format!(" {value}")),
+            "{flag} should show {value}: {}",
+            &text[..=end.min(text.len() - 1)]
+        );
+    }
+}

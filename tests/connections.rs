@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{TestServer, config, connect, get, read_response, site};
+use common::{TestServer, changed, config, connect, get, read_response, site};
 use otuserver_core::{ServerConfig, StaticFiles};
 
 fn serve(config: ServerConfig) -> (common::Site, TestServer) {
@@ -94,8 +94,9 @@ fn a_trickling_head_does_not_hold_a_worker() {
 
 #[test]
 fn the_connection_cap_refuses_the_excess_cleanly() {
-    let mut cfg = config(2, Duration::from_secs(10));
-    cfg.max_connections = 4;
+    let cfg = changed(&config(2, Duration::from_secs(10)), |c| {
+        c.max_connections(4)
+    });
     let (_site, srv) = serve(cfg);
     let held: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(srv.addr).unwrap())
@@ -183,8 +184,7 @@ fn slow_readers_never_hold_a_worker() {
 
 #[test]
 fn a_reader_that_stalls_is_cut_off_by_the_send_timeout() {
-    let mut cfg = config(1, Duration::from_secs(1));
-    cfg.min_send_rate = 0;
+    let cfg = changed(&config(1, Duration::from_secs(1)), |c| c.min_send_rate(0));
     let (_site, srv, len) = with_huge_file(cfg);
     // Reads nothing for 3 s, then as fast as it can.
     let (got, _) = slow_reader(srv.addr, "/huge.bin", Duration::from_secs(3), 1 << 20)
@@ -198,8 +198,9 @@ fn a_reader_that_stalls_is_cut_off_by_the_send_timeout() {
 
 #[test]
 fn a_reader_below_the_minimum_rate_is_cut_off() {
-    let mut cfg = config(1, Duration::from_secs(1));
-    cfg.min_send_rate = 32 << 20;
+    let cfg = changed(&config(1, Duration::from_secs(1)), |c| {
+        c.min_send_rate(32 << 20)
+    });
     let (_site, srv, len) = with_huge_file(cfg);
     // About 5 MB/s: steady progress, so the send timeout never fires, but
     // 13 s for the whole file.

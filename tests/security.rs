@@ -27,7 +27,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{CANARY, Resp, TestServer, quick_config, site};
+use common::{CANARY, Resp, TestServer, changed, quick_config, site};
 use otuserver_core::StaticFiles;
 
 /// How long a client waits for the server to send more or close.
@@ -1809,8 +1809,7 @@ fn odd_request_lines_and_versions() {
 fn a_head_that_never_ends_gets_408_then_the_connection_closes() {
     let site = site();
     let files = StaticFiles::new(site.root()).unwrap();
-    let mut config = quick_config();
-    config.timeout = Duration::from_millis(600);
+    let config = changed(&quick_config(), |c| c.timeout(Duration::from_millis(600)));
     let srv = TestServer::start(files, config);
     let probe = Probe::on_site(&srv);
     let started = Instant::now();

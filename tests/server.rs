@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    Site, TestServer, assert_alive, connect, exchange, quick_config, read_response, site,
+    Site, TestServer, assert_alive, changed, connect, exchange, quick_config, read_response, site,
 };
 use otuserver_core::http::StatusCode;
-use otuserver_core::{ClientAddr, Error, Request, Response, Server, ServerConfig, response};
+use otuserver_core::{
+    ClientAddr, Error, Request, Response, Server, ServerConfig, ServerConfigBuilder, response,
+};
 
 fn serve() -> (Site, TestServer) {
     let site = site();
@@ -139,8 +141,7 @@ fn bare_newline_does_not_take_the_server_down() {
 fn slow_head_gets_408_within_the_timeout() {
     let site = site();
     let files = otuserver_core::StaticFiles::new(site.root()).unwrap();
-    let mut config = quick_config();
-    config.timeout = Duration::from_millis(800);
+    let config = changed(&quick_config(), |c| c.timeout(Duration::from_millis(800)));
     let srv = TestServer::start(files, config);
     let mut s = connect(srv.addr);
     let started = Instant::now();
@@ -180,8 +181,9 @@ fn slow_head_gets_408_within_the_timeout() {
 fn idle_keep_alive_connection_closes_silently_after_the_timeout() {
     let site = site();
     let files = otuserver_core::StaticFiles::new(site.root()).unwrap();
-    let mut config = quick_config();
-    config.keep_alive_timeout = Duration::from_millis(500);
+    let config = changed(&quick_config(), |c| {
+        c.keep_alive_timeout(Duration::from_millis(500))
+    });
     let srv = TestServer::start(files, config);
     let mut s = connect(srv.addr);
     s.write_all(b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -281,9 +283,9 @@ fn shutdown_returns_after_the_grace_period_past_a_stuck_handler() {
         let _ = wait.lock().unwrap().recv_timeout(Duration::from_secs(60));
         response::text("too late")
     };
-    let mut config = quick_config();
-    config.timeout = Duration::from_secs(1);
-    config.workers = 2;
+    let config = changed(&quick_config(), |c| {
+        c.timeout(Duration::from_secs(1)).workers(2)
+    });
     let srv = TestServer::start(handler, config);
     let mut stuck = connect(srv.addr);
     stuck
@@ -306,8 +308,7 @@ fn shutdown_finishes_in_flight_responses_and_closes_idle_connections() {
         std::thread::sleep(Duration::from_millis(500));
         response::text("slow but complete")
     };
-    let mut config = quick_config();
-    config.timeout = Duration::from_secs(30);
+    let config = changed(&quick_config(), |c| c.timeout(Duration::from_secs(30)));
     let srv = TestServer::start(handler, config);
 
     // One idle keep-alive connection (it already had its answer)...
@@ -348,50 +349,59 @@ fn bind_and_config_errors_are_typed() {
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 
     // Each bad value is refused naming its setting and what it must be.
-    type Spoil = fn(&mut ServerConfig);
+    type Spoil = fn(ServerConfigBuilder) -> ServerConfigBuilder;
     let cases: [(Spoil, &str, &str); 7] = [
-        (|c| c.workers = 0, "workers", "must be at least 1, not 0"),
+        (|c| c.workers(0), "workers", "must be at least 1, not 0"),
         (
-            |c| c.chunk_size = 0,
+            |c| c.chunk_size(0),
             "chunk_size",
             "must be at least 1, not 0",
         ),
         (
-            |c| c.max_head_size = 15,
+            |c| c.max_head_size(15),
             "max_head_size",
             "must be at least 16, not 15",
         ),
         (
-            |c| c.timeout = Duration::ZERO,
+            |c| c.timeout(Duration::ZERO),
             "timeout",
             "must be more than zero",
         ),
         (
-            |c| c.keep_alive_timeout = Duration::ZERO,
+            |c| c.keep_alive_timeout(Duration::ZERO),
             "keep_alive_timeout",
             "must be more than zero",
         ),
         (
-            |c| c.timeout = Duration::from_secs(86_401),
+            |c| c.timeout(Duration::from_secs(86_401)),
             "timeout",
             "must be at most 86400 seconds (a day), not 86401",
         ),
         (
-            |c| c.backlog = u32::MAX,
+            |c| c.backlog(u32::MAX),
             "backlog",
             "must be at most 2147483647, not 4294967295",
         ),
     ];
     for (spoil, setting, requirement) in cases {
-        let mut config = ServerConfig::default();
-        spoil(&mut config);
-        let err = Server::bind("127.0.0.1:0", config).unwrap_err();
-        let Error::Config(e) = &err else {
-            panic!("{err:?}")
-        };
+        let e = spoil(ServerConfig::builder()).build().unwrap_err();
         assert_eq!((e.setting(), e.requirement()), (setting, requirement));
         assert_eq!(e.to_string(), format!("{setting} {requirement}"));
+        // And into the crate's error, as `?` does it.
+        let err = Error::from(e);
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
     }
+    // The edges of each range are accepted.
+    let edges = ServerConfig::builder()
+        .workers(1)
+        .chunk_size(1)
+        .max_head_size(16)
+        .timeout(Duration::from_secs(86_400))
+        .keep_alive_timeout(Duration::from_nanos(1))
+        .backlog(i32::MAX as u32)
+        .build()
+        .unwrap();
+    assert_eq!(edges.max_head_size(), 16);
 
     let err = Server::bind("no-such-host.invalid:80", ServerConfig::default()).unwrap_err();
     assert!(matches!(err, Error::Bind { .. }), "{err:?}");

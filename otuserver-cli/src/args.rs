@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use argh::FromArgs;
+use otuserver_core::{ServerConfig, StaticFiles};
 
 /// Serve a directory over HTTP/1.x.
 #[derive(FromArgs, Debug)]
@@ -20,40 +21,44 @@ pub struct Args {
     #[argh(option, short = 'r', default = "PathBuf::from(\".\")")]
     pub docsroot: PathBuf,
 
-    /// worker threads (default: the number of cores)
-    #[argh(option, short = 'w', default = "default_workers()")]
+    /// worker threads (default: the number of cores, here {workers})
+    #[argh(option, short = 'w', default = "defaults().workers()")]
     pub workers: usize,
 
-    /// listen backlog; 0 means 1024 (default 0)
-    #[argh(option, short = 'b', default = "0")]
+    /// listen backlog; 0 means the default (default {backlog})
+    #[argh(option, short = 'b', default = "defaults().backlog()")]
     pub backlog: u32,
 
     /// seconds a client may take to send a whole request head, and to read
-    /// each part of a response (default 15)
-    #[argh(option, short = 't', default = "15")]
+    /// each part of a response (default {timeout})
+    #[argh(option, short = 't', default = "defaults().timeout().as_secs()")]
     pub timeout: u64,
 
     /// seconds a kept-alive connection may sit idle between requests
-    /// (default 15)
-    #[argh(option, short = 'k', default = "15")]
+    /// (default {keepalive})
+    #[argh(
+        option,
+        short = 'k',
+        default = "defaults().keep_alive_timeout().as_secs()"
+    )]
     pub keepalive: u64,
 
     /// most connections open at once, more get 503; 0 derives it from the
-    /// file-descriptor limit (default 0)
-    #[argh(option, default = "0")]
+    /// file-descriptor limit (default {max_connections})
+    #[argh(option, default = "defaults().max_connections()")]
     pub max_connections: usize,
 
     /// least rate in bytes/s at which a client must read a response once
-    /// the timeout has passed; 0 turns the check off (default 4096)
-    #[argh(option, default = "4096")]
+    /// the timeout has passed; 0 turns the check off (default {min_rate})
+    #[argh(option, default = "defaults().min_send_rate()")]
     pub min_rate: u64,
 
-    /// bytes read from a socket at a time (default 1024)
-    #[argh(option, short = 'c', default = "1024")]
+    /// bytes read from a socket at a time (default {chunksize})
+    #[argh(option, short = 'c', default = "defaults().chunk_size()")]
     pub chunksize: usize,
 
-    /// largest request head accepted, in bytes (default 4096)
-    #[argh(option, short = 'm', default = "4096")]
+    /// largest request head accepted, in bytes (default {maxsize})
+    #[argh(option, short = 'm', default = "defaults().max_head_size()")]
     pub maxsize: usize,
 
     /// log level: d (debug), i (info, with an access log) or e (errors
@@ -67,8 +72,8 @@ pub struct Args {
     pub loglevel: log::LevelFilter,
 
     /// milliseconds a small file (up to 16 KiB) is served from memory
-    /// before it is read again; 0 turns the cache off (default 1000)
-    #[argh(option, default = "1000")]
+    /// before it is read again; 0 turns the cache off (default {cache_ms})
+    #[argh(option, default = "cache_ms_default()")]
     pub cache_ms: u64,
 
     /// never serve NAME.br or NAME.gz in place of NAME, even to clients
@@ -95,8 +100,34 @@ pub struct Args {
     pub version: bool,
 }
 
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The library's defaults, which the flags' defaults and help texts take.
+fn defaults() -> ServerConfig {
+    ServerConfig::default()
+}
+
+fn cache_ms_default() -> u64 {
+    u64::try_from(StaticFiles::DEFAULT_CACHE_TTL.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `help` (argh's, from the doc comments above) with each `{name}` filled
+/// in with the library's default for that flag.
+pub fn with_defaults(help: &str) -> String {
+    let d = defaults();
+    [
+        ("{workers}", d.workers().to_string()),
+        ("{backlog}", d.backlog().to_string()),
+        ("{timeout}", d.timeout().as_secs().to_string()),
+        ("{keepalive}", d.keep_alive_timeout().as_secs().to_string()),
+        ("{max_connections}", d.max_connections().to_string()),
+        ("{min_rate}", d.min_send_rate().to_string()),
+        ("{chunksize}", d.chunk_size().to_string()),
+        ("{maxsize}", d.max_head_size().to_string()),
+        ("{cache_ms}", cache_ms_default().to_string()),
+    ]
+    .iter()
+    .fold(help.to_owned(), |text, (name, value)| {
+        text.replace(name, value)
+    })
 }
 
 fn parse_level(value: &str) -> Result<log::LevelFilter, String> {

@@ -14,9 +14,6 @@ use signal_hook::iterator::Signals;
 
 use args::Args;
 
-/// Used when `--backlog` is 0.
-const DEFAULT_BACKLOG: u32 = 1024;
-
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
     let (command, rest) = match argv.split_first() {
@@ -28,7 +25,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(early) => {
             return if early.status.is_ok() {
-                print!("{}", early.output);
+                print!("{}", args::with_defaults(&early.output));
                 ExitCode::SUCCESS
             } else {
                 let first = early.output.lines().next().unwrap_or("bad arguments");
@@ -67,19 +64,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("--cache-control {value:?}: not a valid header value"))?;
         files = files.cache_control(value);
     }
-    let mut config = ServerConfig::default();
-    config.workers = args.workers;
-    config.backlog = if args.backlog == 0 {
-        DEFAULT_BACKLOG
-    } else {
-        args.backlog
-    };
-    config.timeout = Duration::from_secs(args.timeout);
-    config.keep_alive_timeout = Duration::from_secs(args.keepalive);
-    config.max_connections = args.max_connections;
-    config.min_send_rate = args.min_rate;
-    config.chunk_size = args.chunksize;
-    config.max_head_size = args.maxsize;
+    let mut config = ServerConfig::builder()
+        .workers(args.workers)
+        .timeout(Duration::from_secs(args.timeout))
+        .keep_alive_timeout(Duration::from_secs(args.keepalive))
+        .max_connections(args.max_connections)
+        .min_send_rate(args.min_rate)
+        .chunk_size(args.chunksize)
+        .max_head_size(args.maxsize);
+    // `-b 0` keeps the library's default backlog.
+    if args.backlog != 0 {
+        config = config.backlog(args.backlog);
+    }
+    let config = config.build().map_err(|e| in_flag_terms(&e.into()))?;
 
     let host = if args.host.contains(':') && !args.host.starts_with('[') {
         format!("[{}]", args.host)
@@ -99,10 +96,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = server.config();
     log::info!(
         "{} workers, timeout {:?}, keep-alive {:?}, at most {} connections, listings {}",
-        config.workers,
-        config.timeout,
-        config.keep_alive_timeout,
-        config.max_connections,
+        config.workers(),
+        config.timeout(),
+        config.keep_alive_timeout(),
+        config.max_connections(),
         if args.generate_index { "on" } else { "off" }
     );
     server.serve(files)?;

@@ -68,7 +68,7 @@ pub use error::{ConfigError, Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
 pub use router::{MountPrefix, Router};
-pub use server::{Server, ServerConfig, ShutdownHandle, raise_fd_limit};
+pub use server::{Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 
 /// The `log` target of the access log: one line per response, in Common Log

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use otuserver_core::{Error, Handler, Server, ServerConfig, ShutdownHandle, StaticFiles};
+use otuserver_core::{
+    Error, Handler, Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, StaticFiles,
+};
 
 /// Text of the canary file placed next to (outside) the document root.
 pub const CANARY: &str = "CANARY-outside-the-root";
@@ -124,19 +126,24 @@ impl Drop for TestServer {
 
 /// `workers` threads, and `timeout` for both the head and keep-alive.
 pub fn config(workers: usize, timeout: Duration) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.workers = workers;
-    config.timeout = timeout;
-    config.keep_alive_timeout = timeout;
-    config
+    ServerConfig::builder()
+        .workers(workers)
+        .timeout(timeout)
+        .keep_alive_timeout(timeout)
+        .build()
+        .unwrap()
 }
 
 pub fn quick_config() -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.workers = 2;
-    config.timeout = Duration::from_secs(2);
-    config.keep_alive_timeout = Duration::from_secs(2);
-    config
+    config(2, Duration::from_secs(2))
+}
+
+/// `base` changed by `change`.
+pub fn changed(
+    base: &ServerConfig,
+    change: impl FnOnce(ServerConfigBuilder) -> ServerConfigBuilder,
+) -> ServerConfig {
+    change(base.to_builder()).build().unwrap()
 }
 
 /// A parsed response.

@@ -40,7 +40,7 @@ pub(super) fn serve<H: Handler>(
     config: &ServerConfig,
     stopping: &AtomicBool,
 ) -> Outcome {
-    let limits = HeadLimits::new(config.max_head_size, config.chunk_size);
+    let limits = HeadLimits::new(config.max_head_size(), config.chunk_size());
     let mut head_deadline = head_deadline;
     loop {
         let (out, after) = match http1::parse_head(&conn.buf, &limits) {
@@ -74,7 +74,7 @@ pub(super) fn serve<H: Handler>(
             After::SkipBody(left) => return Outcome::Body(left),
             After::Linger => return Outcome::Linger,
         }
-        head_deadline = Instant::now() + config.timeout;
+        head_deadline = Instant::now() + config.timeout();
     }
 }
 
@@ -108,7 +108,7 @@ fn answer<H: Handler>(
         BodyFraming::None => {}
         // A small body is dropped: what has arrived now, the rest by the
         // event loop after the response, so no worker waits for a body.
-        BodyFraming::Length(n) if n <= config.max_discard => {
+        BodyFraming::Length(n) if n <= config.max_discard() => {
             let here = conn.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
             conn.buf.drain(..here);
             body_left = n - here as u64;

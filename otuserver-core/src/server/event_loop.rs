@@ -183,7 +183,7 @@ impl<H: Handler> Loop<'_, H> {
             if self.shared.stopping() {
                 let until = *self.draining_until.get_or_insert_with(|| {
                     let _ = self.poller.delete(self.listener);
-                    now + self.config.timeout
+                    now + self.config.timeout()
                 });
                 self.close_idle();
                 if self.slots.len == 0 || now >= until {
@@ -228,10 +228,10 @@ impl<H: Handler> Loop<'_, H> {
                     return Ok(());
                 }
             };
-            if self.shared.open.load(Ordering::Acquire) >= self.config.max_connections {
+            if self.shared.open.load(Ordering::Acquire) >= self.config.max_connections() {
                 log::debug!(
                     "refusing {peer}: {} connections open",
-                    self.config.max_connections
+                    self.config.max_connections()
                 );
                 refuse_busy(&stream, &mut self.scratch);
                 continue;
@@ -241,7 +241,7 @@ impl<H: Handler> Loop<'_, H> {
             let key = self.slots.insert(Slot {
                 conn,
                 state: State::Head {
-                    deadline: now + self.config.timeout,
+                    deadline: now + self.config.timeout(),
                 },
             });
             // Level-triggered: a connection stays registered for reading
@@ -263,8 +263,8 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Moves a connection on after the poller says its socket is ready.
     fn ready(&mut self, key: usize, now: Instant) {
-        let cap = self.config.max_head_size + self.config.chunk_size;
-        let chunk = self.config.chunk_size;
+        let cap = self.config.max_head_size() + self.config.chunk_size();
+        let chunk = self.config.chunk_size();
         let stopping = self.shared.stopping();
         let (handler, config, stop_flag) = (self.handler, self.config, &self.shared.stopping);
         let answer =
@@ -278,7 +278,7 @@ impl<H: Handler> Loop<'_, H> {
                 Ok(Fill::Data) => {
                     let deadline = match slot.state {
                         State::Head { deadline } => deadline,
-                        _ => now + self.config.timeout,
+                        _ => now + self.config.timeout(),
                     };
                     answer(&mut slot.conn, deadline)
                 }
@@ -307,7 +307,7 @@ impl<H: Handler> Loop<'_, H> {
                         // Pipelined requests may wait in the buffer, with no
                         // new bytes to wake the poller: answer them now.
                         After::Idle if !slot.conn.buf.is_empty() => {
-                            let deadline = now + self.config.timeout;
+                            let deadline = now + self.config.timeout();
                             answer(&mut slot.conn, deadline)
                         }
                         After::Idle => Outcome::Idle,
@@ -334,12 +334,12 @@ impl<H: Handler> Loop<'_, H> {
         };
         let state = match outcome {
             Outcome::Idle => State::Idle {
-                deadline: now + self.config.keep_alive_timeout,
+                deadline: now + self.config.keep_alive_timeout(),
             },
             Outcome::Head(deadline) => State::Head { deadline },
             Outcome::Write(out, after) => State::Write { out, after },
             Outcome::Body(left) => State::Body {
-                deadline: now + self.config.timeout,
+                deadline: now + self.config.timeout(),
                 left,
             },
             Outcome::Linger if slot.conn.stream.shutdown(Shutdown::Write).is_ok() => {
@@ -383,7 +383,7 @@ impl<H: Handler> Loop<'_, H> {
                 | State::Body { deadline, .. }
                 | State::Linger { deadline, .. } => now >= *deadline,
                 State::Write { out, .. } => {
-                    now >= out.deadline(self.config.timeout, self.config.min_send_rate)
+                    now >= out.deadline(self.config.timeout(), self.config.min_send_rate())
                 }
             };
             if !expired {

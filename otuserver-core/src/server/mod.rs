@@ -9,6 +9,7 @@
 //! event loop finishes for slow readers; [`conn`] is a connection.
 
 mod answer;
+mod config;
 mod conn;
 mod event_loop;
 mod listener;
@@ -19,124 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::{ConfigError, Error, Handler};
+use crate::{Error, Handler};
 
+pub use config::{ServerConfig, ServerConfigBuilder};
 pub use listener::raise_fd_limit;
-
-/// The longest timeout accepted: deadlines are instants, which overflow
-/// far out.
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// How a [`Server`] behaves. Start from [`ServerConfig::default`] and change
-/// the fields you need.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServerConfig {
-    /// Worker threads, each an event loop over its own connections that
-    /// runs the handler for their requests (default: the number of cores).
-    pub workers: usize,
-    /// Pending connections the kernel queues before `accept` (default 1024;
-    /// Linux caps it at `net.core.somaxconn`).
-    pub backlog: u32,
-    /// How long a client may take to send a whole request head (from the
-    /// connection's start, or from the first byte of a later request), and
-    /// the longest a response may wait for the client to read (default
-    /// 15 s). Also bounds how long shutdown waits for responses in flight.
-    pub timeout: Duration,
-    /// How long a kept-alive connection may sit idle between requests
-    /// (default 15 s).
-    pub keep_alive_timeout: Duration,
-    /// The least average rate, in bytes a second, at which a client must
-    /// read a response once `timeout` has passed; `0` turns the check off
-    /// (default 4096).
-    pub min_send_rate: u64,
-    /// The most connections open at once; more are answered `503` and
-    /// closed. `0` (the default) derives it from the file-descriptor limit.
-    pub max_connections: usize,
-    /// Bytes asked of the socket per read (default 1024).
-    pub chunk_size: usize,
-    /// The largest request head accepted, in bytes (default 4096).
-    pub max_head_size: usize,
-    /// The largest request body read and thrown away to keep a connection
-    /// alive (default 64 KiB); a larger or chunked one closes the
-    /// connection after the response. The part of a body not yet arrived is
-    /// dropped after the response, as it comes, so no thread waits for it.
-    pub max_discard: u64,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            backlog: 1024,
-            timeout: Duration::from_secs(15),
-            keep_alive_timeout: Duration::from_secs(15),
-            min_send_rate: 4096,
-            max_connections: 0,
-            chunk_size: 1024,
-            max_head_size: 4096,
-            max_discard: 64 * 1024,
-        }
-    }
-}
-
-impl ServerConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
-        let at_least = |setting, min: u64, value: u64| match value < min {
-            true => Err(ConfigError::new(
-                setting,
-                format!("must be at least {min}, not {value}"),
-            )),
-            false => Ok(()),
-        };
-        let seconds = |setting, value: Duration| {
-            if value.is_zero() {
-                return Err(ConfigError::new(
-                    setting,
-                    "must be more than zero".to_owned(),
-                ));
-            }
-            if value > MAX_TIMEOUT {
-                return Err(ConfigError::new(
-                    setting,
-                    format!(
-                        "must be at most {} seconds (a day), not {}",
-                        MAX_TIMEOUT.as_secs(),
-                        value.as_secs()
-                    ),
-                ));
-            }
-            Ok(())
-        };
-        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        at_least("workers", 1, wide(self.workers))?;
-        at_least("chunk_size", 1, wide(self.chunk_size))?;
-        at_least("max_head_size", 16, wide(self.max_head_size))?;
-        seconds("timeout", self.timeout)?;
-        seconds("keep_alive_timeout", self.keep_alive_timeout)?;
-        if i32::try_from(self.backlog).is_err() {
-            return Err(ConfigError::new(
-                "backlog",
-                format!("must be at most {}, not {}", i32::MAX, self.backlog),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The connection cap: as configured, or three quarters of the
-    /// descriptor limit, less the server's own.
-    fn resolved_max_connections(&self) -> usize {
-        if self.max_connections != 0 {
-            return self.max_connections;
-        }
-        // A quarter stays free: a connection sending a large file to a slow
-        // reader holds the file open too. (If they all do, opening more
-        // files fails with EMFILE, answered 500, and accepting pauses.)
-        let reserve = 64 + 2 * self.workers as u64;
-        let limit = listener::fd_limit().unwrap_or(1024);
-        usize::try_from((limit / 4 * 3).saturating_sub(reserve).max(16)).unwrap_or(usize::MAX)
-    }
-}
 
 /// What a connection does once its response is out.
 #[derive(Clone, Copy)]
@@ -251,12 +138,10 @@ impl Server {
         addr: A,
         config: ServerConfig,
     ) -> Result<Server, Error> {
-        config.validate()?;
-        let mut config = config;
-        config.max_connections = config.resolved_max_connections();
-        let listener = listener::bind(addr, config.backlog)?;
+        let config = config.with_resolved_cap();
+        let listener = listener::bind(addr, config.backlog())?;
         let local_addr = listener.local_addr()?;
-        let pollers = (0..config.workers)
+        let pollers = (0..config.workers())
             .map(|_| polling::Poller::new())
             .collect::<Result<Vec<_>, _>>()?;
         let shared = Arc::new(Shared {
@@ -309,8 +194,8 @@ impl Server {
         let handler = Arc::new(handler);
         let config = Arc::new(self.config);
         let shared = self.shared;
-        shared.running().loops = config.workers;
-        for index in 0..config.workers {
+        shared.running().loops = config.workers();
+        for index in 0..config.workers() {
             let (listener, mine, config, handler) = (
                 Arc::clone(&listener),
                 Arc::clone(&shared),
@@ -335,7 +220,7 @@ impl Server {
         }
         // Threads are not joined: one stuck in a handler past the grace
         // period is left to finish on its own, and the others have ended.
-        let grace = config.timeout + Duration::from_secs(1);
+        let grace = config.timeout() + Duration::from_secs(1);
         let mut deadline = None;
         let mut running = shared.running();
         while running.loops > 0 {

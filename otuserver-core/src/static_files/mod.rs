@@ -20,9 +20,6 @@ use crate::{Error, Handler, Request, ResolveError, Response, response};
 use representation::FileSet;
 use resolve::RequestPath;
 
-/// How long small files are served from memory by default.
-const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
-
 /// Serves the files under a document root.
 ///
 /// * `GET` and `HEAD` only; anything else is `405` with `Allow: GET, HEAD`.
@@ -104,7 +101,7 @@ impl StaticFiles {
             precompressed: true,
             allow_dotfiles: false,
             cache_control: None,
-            cache: Arc::new(cache::FileCache::new(DEFAULT_CACHE_TTL)),
+            cache: Arc::new(cache::FileCache::new(StaticFiles::DEFAULT_CACHE_TTL)),
         })
     }
 
@@ -151,10 +148,15 @@ impl StaticFiles {
         self
     }
 
+    /// How long small files are served from memory unless
+    /// [`cache_ttl`](StaticFiles::cache_ttl) says otherwise: 1 s.
+    pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
+
     /// Sets how long a small file (up to 16 KiB) read from disk is served
-    /// from memory before it is read again (default 1 s; zero turns the
-    /// cache off). A file changed on disk is served fresh at most this long
-    /// after.
+    /// from memory before it is read again (default
+    /// [`DEFAULT_CACHE_TTL`](StaticFiles::DEFAULT_CACHE_TTL), 1 s; zero
+    /// turns the cache off). A file changed on disk is served fresh at most
+    /// this long after.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache = Arc::new(cache::FileCache::new(ttl));
         self

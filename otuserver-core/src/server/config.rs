@@ -1,0 +1,285 @@
+//! How a server behaves: every option, its default and its range, in one
+//! place. [`ServerConfig`] is always valid; [`ServerConfigBuilder`] checks
+//! each value when it builds one.
+
+use std::time::Duration;
+
+use super::listener;
+use crate::ConfigError;
+
+const DEFAULT_BACKLOG: u32 = 1024;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+const DEFAULT_MIN_SEND_RATE: u64 = 4096;
+const DEFAULT_CHUNK_SIZE: usize = 1024;
+const DEFAULT_MAX_HEAD_SIZE: usize = 4096;
+const DEFAULT_MAX_DISCARD: u64 = 64 * 1024;
+/// The smallest head limit: `GET / HTTP/1.1` and its line end.
+const MIN_HEAD_SIZE: usize = 16;
+/// The longest timeout accepted: deadlines are instants, which overflow
+/// far out.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How a [`Server`](crate::Server) behaves: a valid set of options, made by
+/// [`ServerConfig::default`] or [`ServerConfig::builder`]. The getters say
+/// what is in force; the builder's setters document each option, its
+/// default and its range.
+///
+/// ```
+/// use std::time::Duration;
+/// use otuserver_core::ServerConfig;
+///
+/// let config = ServerConfig::builder()
+///     .workers(4)
+///     .timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(config.workers(), 4);
+/// assert_eq!(config.keep_alive_timeout(), Duration::from_secs(15)); // the default
+///
+/// let err = ServerConfig::builder().workers(0).build().unwrap_err();
+/// assert_eq!(err.to_string(), "workers must be at least 1, not 0");
+/// # Ok::<(), otuserver_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    workers: usize,
+    backlog: u32,
+    timeout: Duration,
+    keep_alive_timeout: Duration,
+    min_send_rate: u64,
+    max_connections: usize,
+    chunk_size: usize,
+    max_head_size: usize,
+    max_discard: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backlog: DEFAULT_BACKLOG,
+            timeout: DEFAULT_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE,
+            min_send_rate: DEFAULT_MIN_SEND_RATE,
+            max_connections: 0,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            max_head_size: DEFAULT_MAX_HEAD_SIZE,
+            max_discard: DEFAULT_MAX_DISCARD,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            config: ServerConfig::default(),
+        }
+    }
+
+    /// A builder starting from this configuration.
+    pub fn to_builder(&self) -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            config: self.clone(),
+        }
+    }
+
+    /// Worker threads; see [`ServerConfigBuilder::workers`].
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The listen backlog; see [`ServerConfigBuilder::backlog`].
+    pub fn backlog(&self) -> u32 {
+        self.backlog
+    }
+
+    /// The request and response timeout; see [`ServerConfigBuilder::timeout`].
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The idle time allowed between requests; see
+    /// [`ServerConfigBuilder::keep_alive_timeout`].
+    pub fn keep_alive_timeout(&self) -> Duration {
+        self.keep_alive_timeout
+    }
+
+    /// The least rate a client must read at; see
+    /// [`ServerConfigBuilder::min_send_rate`].
+    pub fn min_send_rate(&self) -> u64 {
+        self.min_send_rate
+    }
+
+    /// The connection cap; see [`ServerConfigBuilder::max_connections`].
+    /// `0` until a [`Server`](crate::Server) resolves it: the server's own
+    /// [`config`](crate::Server::config) holds the number in force.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Bytes asked of a socket per read; see
+    /// [`ServerConfigBuilder::chunk_size`].
+    pub fn chunk_size(&self) -> usize {
+        self.chunk_size
+    }
+
+    /// The largest request head; see [`ServerConfigBuilder::max_head_size`].
+    pub fn max_head_size(&self) -> usize {
+        self.max_head_size
+    }
+
+    /// The largest request body dropped to keep a connection; see
+    /// [`ServerConfigBuilder::max_discard`].
+    pub fn max_discard(&self) -> u64 {
+        self.max_discard
+    }
+
+    /// This configuration with the connection cap made concrete: as
+    /// configured, or three quarters of the descriptor limit, less the
+    /// server's own.
+    pub(super) fn with_resolved_cap(mut self) -> ServerConfig {
+        if self.max_connections == 0 {
+            // A quarter stays free: a connection sending a large file to a
+            // slow reader holds the file open too. (If they all do, opening
+            // more files fails with EMFILE, answered 500, and accepting
+            // pauses.)
+            let reserve = 64 + 2 * self.workers as u64;
+            let limit = listener::fd_limit().unwrap_or(1024);
+            let cap = (limit / 4 * 3).saturating_sub(reserve).max(16);
+            self.max_connections = usize::try_from(cap).unwrap_or(usize::MAX);
+        }
+        self
+    }
+}
+
+/// Sets the options of a [`ServerConfig`] one by one; [`build`] checks them
+/// all. Each setter says the option's default and range.
+///
+/// [`build`]: ServerConfigBuilder::build
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ServerConfigBuilder {
+    config: ServerConfig,
+}
+
+impl ServerConfigBuilder {
+    /// Worker threads, each an event loop over its own connections that
+    /// runs the handler for their requests. Default: the number of cores.
+    /// At least 1.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.config.workers = workers;
+        self
+    }
+
+    /// Pending connections the kernel queues before `accept`. Default 1024
+    /// (Linux caps it at `net.core.somaxconn`). At most `i32::MAX`.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.config.backlog = backlog;
+        self
+    }
+
+    /// How long a client may take to send a whole request head (from the
+    /// connection's start, or from the first byte of a later request), and
+    /// the longest a response may wait for the client to read. Also bounds
+    /// how long shutdown waits for responses in flight. Default 15 s. More
+    /// than zero, at most a day.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// How long a kept-alive connection may sit idle between requests.
+    /// Default 15 s. More than zero, at most a day.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// The least average rate, in bytes a second, at which a client must
+    /// read a response once `timeout` has passed; `0` turns the check off.
+    /// Default 4096.
+    pub fn min_send_rate(mut self, bytes_per_second: u64) -> Self {
+        self.config.min_send_rate = bytes_per_second;
+        self
+    }
+
+    /// The most connections open at once; more are answered `503` and
+    /// closed. `0`, the default, derives it from the file-descriptor limit
+    /// (three quarters of it, less a reserve).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max;
+        self
+    }
+
+    /// Bytes asked of the socket per read. Default 1024. At least 1.
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.config.chunk_size = bytes;
+        self
+    }
+
+    /// The largest request head accepted, in bytes: a longer request line
+    /// is `414`, a larger head `431`. Default 4096. At least 16.
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.config.max_head_size = bytes;
+        self
+    }
+
+    /// The largest request body read and thrown away to keep a connection
+    /// alive; a larger or chunked one closes the connection after the
+    /// response. The part of a body not yet arrived is dropped after the
+    /// response, as it comes, so no thread waits for it. Default 64 KiB.
+    pub fn max_discard(mut self, bytes: u64) -> Self {
+        self.config.max_discard = bytes;
+        self
+    }
+
+    /// The configuration, or the first option out of its range, named as
+    /// its setter is.
+    pub fn build(self) -> Result<ServerConfig, ConfigError> {
+        let c = &self.config;
+        at_least("workers", 1, c.workers as u64)?;
+        at_least("chunk_size", 1, c.chunk_size as u64)?;
+        at_least(
+            "max_head_size",
+            MIN_HEAD_SIZE as u64,
+            c.max_head_size as u64,
+        )?;
+        within_a_day("timeout", c.timeout)?;
+        within_a_day("keep_alive_timeout", c.keep_alive_timeout)?;
+        if i32::try_from(c.backlog).is_err() {
+            return Err(ConfigError::new(
+                "backlog",
+                format!("must be at most {}, not {}", i32::MAX, c.backlog),
+            ));
+        }
+        Ok(self.config)
+    }
+}
+
+fn at_least(setting: &'static str, min: u64, value: u64) -> Result<(), ConfigError> {
+    if value < min {
+        return Err(ConfigError::new(
+            setting,
+            format!("must be at least {min}, not {value}"),
+        ));
+    }
+    Ok(())
+}
+
+fn within_a_day(setting: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::new(setting, "must be more than zero".into()));
+    }
+    if value > MAX_TIMEOUT {
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "must be at most {} seconds (a day), not {}",
+                MAX_TIMEOUT.as_secs(),
+                value.as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
