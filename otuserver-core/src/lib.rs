@@ -58,6 +58,7 @@ mod body;
 mod error;
 mod handler;
 pub mod http1;
+mod path;
 pub mod response;
 mod router;
 mod server;
@@ -67,7 +68,8 @@ pub use body::Body;
 pub use error::{ConfigError, Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
-pub use router::{MountPrefix, Router};
+pub use path::MountPrefix;
+pub use router::Router;
 pub use server::{Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 

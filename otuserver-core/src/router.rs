@@ -2,17 +2,9 @@
 
 use http::uri::PathAndQuery;
 use http::{StatusCode, Uri};
-use percent_encoding::{CONTROLS, utf8_percent_encode};
 
-use crate::static_files::resolve;
+use crate::path::{self, MountPrefix, canonical};
 use crate::{Handler, Request, Response, response};
-
-/// The part of the path a [`Router`] removed before passing a request to a
-/// mounted handler (`"/static"`), found in the request's extensions. A
-/// handler that builds absolute URLs, such as a redirect, puts it in front;
-/// [`StaticFiles`](crate::StaticFiles) does. Nested mounts add up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MountPrefix(pub String);
 
 /// Sends each request to one of several handlers by its path: first an
 /// exact [`route`](Router::route), then the [`mount`](Router::mount) with
@@ -115,12 +107,7 @@ impl Handler for Router {
                 continue;
             };
             if rest.is_empty() {
-                let mut location = format!("{prefix}/");
-                if let Some(query) = req.uri().query() {
-                    location.push('?');
-                    location.extend(utf8_percent_encode(query, CONTROLS));
-                }
-                return response::redirect(StatusCode::MOVED_PERMANENTLY, &location);
+                return path::redirect(&req, &format!("{prefix}/"));
             }
             if !rest.starts_with('/') {
                 continue;
@@ -139,13 +126,6 @@ impl Handler for Router {
             None => response::status_page(StatusCode::NOT_FOUND),
         }
     }
-}
-
-/// A path as the router compares it: decoded, dot segments resolved,
-/// re-encoded; `None` if it can be no request's path.
-fn canonical(path: &str) -> Option<String> {
-    let p = resolve::decode(path).ok()?;
-    Some(p.to_url(p.trailing_slash))
 }
 
 /// `uri` with its path replaced by `path`, the query kept.
@@ -237,6 +217,10 @@ mod tests {
         assert_eq!(body(&ask(&r, "/api/v1/users")), "v1 /api/v1 /users");
         assert_eq!(body(&ask(&r, "/nothing")), "fallback");
         assert_eq!(ask(&r, "/api/v2").status(), 404);
+        // A bare inner prefix is redirected to where the client finds it.
+        let resp = ask(&r, "/api/v1?q");
+        assert_eq!(resp.status(), 301);
+        assert_eq!(resp.headers()["location"], "/api/v1/?q");
         assert_eq!(ask(&Router::new(), "/").status(), 404);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::representation::FileSet;
-use super::resolve::RequestPath;
+use crate::path::RequestPath;
 
 /// The largest file kept.
 pub(crate) const MAX_FILE: u64 = 16 * 1024;

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use percent_encoding::percent_encode;
 
-use super::resolve::{self, RequestPath, SEGMENT};
+use super::resolve;
+use crate::path::{RequestPath, SEGMENT};
 
 /// The most entries a listing shows (the first found, then sorted).
 pub(crate) const MAX_LISTED: usize = 10_000;

@@ -6,7 +6,7 @@ mod listing;
 mod negotiate;
 mod range;
 mod representation;
-pub(crate) mod resolve;
+mod resolve;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -16,9 +16,9 @@ use std::time::Duration;
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
 use http::{Method, StatusCode};
 
+use crate::path::{self, RequestPath};
 use crate::{Error, Handler, Request, ResolveError, Response, response};
 use representation::FileSet;
-use resolve::RequestPath;
 
 /// Serves the files under a document root.
 ///
@@ -168,7 +168,7 @@ impl StaticFiles {
     }
 
     fn serve(&self, req: &Request) -> Result<Response, ResolveError> {
-        let path = resolve::decode(req.uri().path())?;
+        let path = path::decode(req.uri().path())?;
         if !self.allow_dotfiles && path.is_hidden() {
             // 404, not 403: whether such a file exists is not told either.
             return Err(ResolveError::NotFound);
@@ -212,24 +212,7 @@ impl StaticFiles {
         if !path.trailing_slash {
             // Under a Router mount the client's path starts with the
             // prefix the handler never saw.
-            let mut location: String = match req.extensions().get::<crate::MountPrefix>() {
-                Some(mount) => {
-                    percent_encoding::utf8_percent_encode(&mount.0, percent_encoding::CONTROLS)
-                        .collect()
-                }
-                None => String::new(),
-            };
-            location.push_str(&path.to_url(true));
-            if let Some(query) = req.uri().query() {
-                // Raw bytes above 0x7f are legal in a request-target but not
-                // in a header value.
-                location.push('?');
-                location.extend(percent_encoding::utf8_percent_encode(
-                    query,
-                    percent_encoding::CONTROLS,
-                ));
-            }
-            let redirect = response::redirect(StatusCode::MOVED_PERMANENTLY, &location);
+            let redirect = path::redirect(req, &path.to_url(true));
             return Ok(Found::Page(redirect));
         }
         let index = rel.join(&self.index);
