@@ -104,8 +104,8 @@ proptest! {
             );
         }
         let encoded = encode(resp, WriteOptions::new(head_only, keep_alive));
-        let mut bytes = encoded.head.clone();
-        if let Body::Bytes(rest) = &encoded.rest {
+        let mut bytes = encoded.head().to_vec();
+        if let Body::Bytes(rest) = encoded.body() {
             bytes.extend_from_slice(rest);
         }
 

@@ -8,9 +8,9 @@ mod parse;
 mod write;
 
 pub use date::fmt_http_date;
-pub(crate) use parse::connection_has;
 pub use parse::{
     BodyFraming, HeadLimits, MAX_HEADERS, MAX_URI_LEN, RequestHead, parse_head, read_head,
 };
+pub(crate) use parse::{connection_has, read_more};
 pub(crate) use write::shrank;
 pub use write::{Encoded, SERVER_NAME, WriteOptions, copy_file, encode, write_response};

@@ -125,11 +125,7 @@ pub fn read_head<R: Read + ?Sized>(
                 return Ok(Some(head));
             }
         }
-        let start = buf.len();
-        buf.resize(start + limits.chunk_size, 0);
-        let read = reader.read(&mut buf[start..]);
-        buf.truncate(start + *read.as_ref().unwrap_or(&0));
-        match read {
+        match read_more(reader, buf, limits.chunk_size) {
             Ok(0) if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) => return Ok(None),
             Ok(0) => return Err(RequestError::Incomplete),
             Ok(_) => {}
@@ -145,6 +141,20 @@ pub fn read_head<R: Read + ?Sized>(
             Err(e) => return Err(RequestError::Io(e)),
         }
     }
+}
+
+/// One `read` of up to `chunk` bytes from `reader`, appended to `buf`: the
+/// one way this crate reads from a client, blocking or not.
+pub(crate) fn read_more<R: Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    chunk: usize,
+) -> io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + chunk, 0);
+    let read = reader.read(&mut buf[start..]);
+    buf.truncate(start + *read.as_ref().unwrap_or(&0));
+    read
 }
 
 /// 414 when not even the request line fits in the limit, 431 otherwise.

@@ -12,9 +12,6 @@ use crate::{Body, Response};
 /// The `Server` header every response carries unless the handler set one.
 pub const SERVER_NAME: &str = concat!("otuserver/", env!("CARGO_PKG_VERSION"));
 
-/// In-memory bodies up to this size go out in the same write as the head.
-const COALESCE_LIMIT: usize = 16 * 1024;
-
 /// How to write one response.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
@@ -45,18 +42,30 @@ fn bodiless(status: StatusCode) -> bool {
         || status == StatusCode::NOT_MODIFIED
 }
 
-/// A response turned into bytes: what to send, in order.
+/// A response turned into what to send: the head's bytes, then the body
+/// ([`Body::Empty`] for `HEAD` and bodiless statuses). A sender may join a
+/// small body to the head; nothing here decides that.
 #[derive(Debug)]
-#[non_exhaustive]
 pub struct Encoded {
-    /// The status line and headers, followed by the body when it is small
-    /// and in memory.
-    pub head: Vec<u8>,
-    /// What goes after `head`: [`Body::Empty`] when `head` holds it all.
-    pub rest: Body,
-    /// How many body bytes the response sends in all (in `head` and
-    /// `rest`); `0` for `HEAD` and bodiless statuses.
-    pub body_len: u64,
+    head: Vec<u8>,
+    body: Body,
+}
+
+impl Encoded {
+    /// The status line and header fields, with the blank line after them.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// What follows the head.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The head's bytes and the body, to send in that order.
+    pub fn into_parts(self) -> (Vec<u8>, Body) {
+        (self.head, self.body)
+    }
 }
 
 /// Encodes `resp` for sending.
@@ -111,26 +120,8 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
     } else {
         b"Connection: close\r\n\r\n"
     });
-    if !send_body {
-        return Encoded {
-            head,
-            rest: Body::Empty,
-            body_len: 0,
-        };
-    }
-    let body_len = body.len();
-    let rest = match body {
-        Body::Bytes(bytes) if bytes.len() <= COALESCE_LIMIT => {
-            head.extend_from_slice(&bytes);
-            Body::Empty
-        }
-        other => other,
-    };
-    Encoded {
-        head,
-        rest,
-        body_len,
-    }
+    let body = if send_body { body } else { Body::Empty };
+    Encoded { head, body }
 }
 
 /// Writes `resp` to `w` and returns how many body bytes were sent.
@@ -140,10 +131,11 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
 /// gives an `UnexpectedEof` error, after which the connection must be
 /// closed.
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
-    let encoded = encode(resp, opts);
-    w.write_all(&encoded.head)?;
-    write_body(w, encoded.rest)?;
-    Ok(encoded.body_len)
+    let (head, body) = encode(resp, opts).into_parts();
+    w.write_all(&head)?;
+    let len = body.len();
+    write_body(w, body)?;
+    Ok(len)
 }
 
 fn write_body<W: Write>(w: &mut W, body: Body) -> io::Result<()> {

@@ -1,12 +1,13 @@
 //! The event loops: one per worker thread, each owning the connections it
 //! accepted. A loop waits on all of its sockets at once (non-blocking
-//! sockets, the `polling` crate, a deadline per connection) and answers a
-//! request on the spot once its whole head has arrived. Nothing waits for a
-//! client: idle, silent, trickling and slow-reading clients cost a slot in
-//! a table, not a thread.
+//! sockets, the `polling` crate, level-triggered) and hands each ready
+//! connection to its state machine ([`connection`](super::connection)),
+//! then watches the socket for what the connection waits on next. Nothing
+//! waits for a client: idle, silent, trickling and slow-reading clients
+//! cost a slot in a table, not a thread.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,22 +15,17 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
-use super::answer::{self, Outcome};
-use super::conn::{Conn, Fill};
+use super::connection::{self, Connection, Context, Interest};
 use super::listener;
-use super::outgoing::{Outgoing, Progress};
-use super::{After, ServerConfig, Shared};
-use crate::http1::{self, WriteOptions};
-use crate::{Error, Handler, response};
+use super::outgoing::Outgoing;
+use super::{ServerConfig, Shared};
+use crate::{Error, Handler};
 
 /// The listener's key (`polling` keeps `usize::MAX` for itself);
 /// connections use their slot index.
 const LISTENER: usize = usize::MAX - 1;
 /// How often deadlines are checked; their resolution.
 const TICK: Duration = Duration::from_millis(100);
-/// How long a closing connection is drained, and how much of it.
-const LINGER_TIME: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 64 * 1024;
 /// Most connections one loop accepts per wake-up, so that a burst of new
 /// connections cannot starve the open ones.
 const ACCEPT_BATCH: usize = 64;
@@ -39,22 +35,10 @@ const SHARE_SLACK: usize = 2;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-enum State {
-    /// Between requests on a kept-alive connection.
-    Idle { deadline: Instant },
-    /// A head is arriving (or, on a new connection, expected).
-    Head { deadline: Instant },
-    /// The rest of an answered request's body is arriving, to be dropped.
-    Body { deadline: Instant, left: u64 },
-    /// Closing: our side is shut, the client's bytes are read and dropped.
-    Linger { deadline: Instant, drained: usize },
-    /// A response the client reads slowly, and what follows it.
-    Write { out: Box<Outgoing>, after: After },
-}
-
+/// A connection and what its socket is watched for.
 struct Slot {
-    conn: Conn,
-    state: State,
+    conn: Connection,
+    watching: Interest,
 }
 
 /// Connections by key, reusing freed keys.
@@ -140,13 +124,6 @@ pub(super) fn run<H: Handler>(
     for key in 0..lp.slots.slots.len() {
         // Responses cut short by the end of the shutdown's grace period are
         // logged too, with the bytes they got.
-        if let Some(Slot {
-            state: State::Write { out, .. },
-            ..
-        }) = lp.slots.get_mut(key)
-        {
-            out.log();
-        }
         lp.close(key);
     }
     result
@@ -233,16 +210,15 @@ impl<H: Handler> Loop<'_, H> {
                     "refusing {peer}: {} connections open",
                     self.config.max_connections()
                 );
-                refuse_busy(&stream, &mut self.scratch);
+                refuse_busy(&stream, peer, &mut self.scratch);
                 continue;
             }
             let fd = stream.as_raw_fd();
-            let conn = Conn::new(stream, peer, Arc::clone(self.shared));
+            let deadline = now + self.config.timeout();
+            let conn = Connection::accepted(stream, peer, Arc::clone(self.shared), deadline);
             let key = self.slots.insert(Slot {
                 conn,
-                state: State::Head {
-                    deadline: now + self.config.timeout(),
-                },
+                watching: Interest::Read,
             });
             // Level-triggered: a connection stays registered for reading
             // between requests without re-arming after each one.
@@ -263,147 +239,64 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Moves a connection on after the poller says its socket is ready.
     fn ready(&mut self, key: usize, now: Instant) {
-        let cap = self.config.max_head_size() + self.config.chunk_size();
-        let chunk = self.config.chunk_size();
-        let stopping = self.shared.stopping();
-        let (handler, config, stop_flag) = (self.handler, self.config, &self.shared.stopping);
-        let answer =
-            |conn: &mut Conn, deadline| answer::serve(conn, deadline, handler, config, stop_flag);
+        let (handler, config, shared) = (self.handler, self.config, &**self.shared);
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let was_writing = matches!(slot.state, State::Write { .. });
-        let outcome = match &mut slot.state {
-            State::Idle { .. } | State::Head { .. } => match slot.conn.fill(chunk, cap) {
-                Ok(Fill::Data) => {
-                    let deadline = match slot.state {
-                        State::Head { deadline } => deadline,
-                        _ => now + self.config.timeout(),
-                    };
-                    answer(&mut slot.conn, deadline)
-                }
-                Ok(Fill::Empty) => return,
-                Ok(Fill::Eof) | Err(_) => Outcome::Close,
-            },
-            State::Body { left, .. } => match skip(&slot.conn, &mut self.scratch, left) {
-                // The next request may already be waiting behind the body;
-                // the level-triggered poller reports it at once if so.
-                Ok(true) => Outcome::Idle,
-                Ok(false) => return,
-                Err(_) => Outcome::Close,
-            },
-            State::Linger { drained, .. } => {
-                if drain(&slot.conn.stream, &mut self.scratch, drained) {
-                    return;
-                }
-                Outcome::Close
-            }
-            State::Write { out, after } => match out.advance(&slot.conn.stream) {
-                Ok(Progress::Blocked) => return,
-                Ok(Progress::Done) => {
-                    out.log();
-                    match after {
-                        _ if stopping => answer::close_quietly(&mut slot.conn),
-                        // Pipelined requests may wait in the buffer, with no
-                        // new bytes to wake the poller: answer them now.
-                        After::Idle if !slot.conn.buf.is_empty() => {
-                            let deadline = now + self.config.timeout();
-                            answer(&mut slot.conn, deadline)
-                        }
-                        After::Idle => Outcome::Idle,
-                        After::SkipBody(left) => Outcome::Body(*left),
-                        After::Linger => Outcome::Linger,
-                        After::Close => answer::close_quietly(&mut slot.conn),
-                    }
-                }
-                Err(e) => {
-                    out.log();
-                    log::debug!("writing to {}: {e}", slot.conn.peer);
-                    Outcome::Close
-                }
-            },
+        let mut cx = Context {
+            handler,
+            config,
+            shared,
+            scratch: &mut self.scratch,
+            now,
         };
-        self.settle(key, outcome, was_writing, now);
+        slot.conn.on_ready(&mut cx);
+        self.watch(key);
     }
 
-    /// Puts a connection in the state `outcome` calls for, with the poller
-    /// watching for what that state waits on.
-    fn settle(&mut self, key: usize, outcome: Outcome, was_writing: bool, now: Instant) {
+    /// Watches a connection's socket for what it waits on now, or closes
+    /// it if it is done.
+    fn watch(&mut self, key: usize) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let state = match outcome {
-            Outcome::Idle => State::Idle {
-                deadline: now + self.config.keep_alive_timeout(),
-            },
-            Outcome::Head(deadline) => State::Head { deadline },
-            Outcome::Write(out, after) => State::Write { out, after },
-            Outcome::Body(left) => State::Body {
-                deadline: now + self.config.timeout(),
-                left,
-            },
-            Outcome::Linger if slot.conn.stream.shutdown(Shutdown::Write).is_ok() => {
-                State::Linger {
-                    deadline: now + LINGER_TIME,
-                    drained: 0,
-                }
-            }
-            Outcome::Linger | Outcome::Close => return self.close(key),
+        let Some(interest) = slot.conn.interest() else {
+            return self.close(key);
         };
-        if let State::Idle { .. } = state {
-            slot.conn.shrink();
+        if interest == slot.watching {
+            return;
         }
-        let writing = matches!(state, State::Write { .. });
-        slot.state = state;
-        if writing != was_writing {
-            let interest = if writing {
-                Event::writable(key)
-            } else {
-                Event::readable(key)
-            };
-            let watched =
-                self.poller
-                    .modify_with_mode(&slot.conn.stream, interest, PollMode::Level);
-            if watched.is_err() {
-                self.close(key);
-            }
+        let event = match interest {
+            Interest::Read => Event::readable(key),
+            Interest::Write => Event::writable(key),
+        };
+        let watched = self
+            .poller
+            .modify_with_mode(slot.conn.stream(), event, PollMode::Level);
+        slot.watching = interest;
+        if watched.is_err() {
+            self.close(key);
         }
     }
 
-    /// Closes connections whose time is up; a head that did not arrive in
-    /// time gets `408` first.
+    /// Lets every connection see the time, so that those past their
+    /// deadlines are closed (or answered `408`); resumes accepting after a
+    /// pause.
     fn sweep(&mut self, now: Instant) -> Result<(), Error> {
+        let (handler, config, shared) = (self.handler, self.config, &**self.shared);
         for key in 0..self.slots.slots.len() {
             let Some(slot) = self.slots.get_mut(key) else {
                 continue;
             };
-            let expired = match &slot.state {
-                State::Idle { deadline }
-                | State::Head { deadline }
-                | State::Body { deadline, .. }
-                | State::Linger { deadline, .. } => now >= *deadline,
-                State::Write { out, .. } => {
-                    now >= out.deadline(self.config.timeout(), self.config.min_send_rate())
-                }
+            let mut cx = Context {
+                handler,
+                config,
+                shared,
+                scratch: &mut self.scratch,
+                now,
             };
-            if !expired {
-                continue;
-            }
-            match &slot.state {
-                State::Write { out, .. } => {
-                    log::debug!("{} reads too slowly; closing", slot.conn.peer);
-                    out.log();
-                }
-                State::Head { .. } if slot.conn.buf.iter().any(|b| !b.is_ascii_whitespace()) => {
-                    log::debug!("request head from {} timed out", slot.conn.peer);
-                    send_now(&slot.conn, http::StatusCode::REQUEST_TIMEOUT);
-                    // Linger, so the 408 is not lost to a reset.
-                    self.settle(key, Outcome::Linger, false, now);
-                    continue;
-                }
-                _ => {}
-            }
-            self.close(key);
+            slot.conn.on_tick(&mut cx);
+            self.watch(key);
         }
         // Not once shutdown has removed the listener from the poller.
         if self.draining_until.is_none() && self.accept_paused_until.is_some_and(|t| now >= t) {
@@ -414,14 +307,14 @@ impl<H: Handler> Loop<'_, H> {
         Ok(())
     }
 
-    /// Closes every connection but those still receiving a response (at
-    /// shutdown).
+    /// Closes every connection but those still receiving a response or
+    /// finishing their close (at shutdown).
     fn close_idle(&mut self) {
         for key in 0..self.slots.slots.len() {
-            // Responses in flight finish; closing ones finish lingering.
-            let finishing = self.slots.get_mut(key).is_some_and(|slot| {
-                matches!(slot.state, State::Write { .. } | State::Linger { .. })
-            });
+            let finishing = self
+                .slots
+                .get_mut(key)
+                .is_some_and(|slot| slot.conn.finishing());
             if !finishing {
                 self.close(key);
             }
@@ -430,75 +323,26 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Stops watching a connection and closes it.
     fn close(&mut self, key: usize) {
-        if let Some(slot) = self.slots.remove(key) {
-            let _ = self.poller.delete(&slot.conn.stream);
+        if let Some(mut slot) = self.slots.remove(key) {
+            let _ = self.poller.delete(slot.conn.stream());
+            slot.conn.close();
         }
-    }
-}
-
-/// Reads and drops what a lingering connection sends; `false` once it is
-/// done (end of file, an error, or enough drained).
-fn drain(stream: &TcpStream, scratch: &mut [u8], drained: &mut usize) -> bool {
-    loop {
-        match (&*stream).read(scratch) {
-            Ok(0) => return false,
-            Ok(n) => {
-                *drained += n;
-                if *drained >= LINGER_BYTES {
-                    return false;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Reads and drops up to `left` body bytes; `Ok(true)` once all are gone.
-/// The end of the stream before that is an error.
-fn skip(conn: &Conn, scratch: &mut [u8], left: &mut u64) -> io::Result<bool> {
-    while *left > 0 {
-        let want = scratch
-            .len()
-            .min(usize::try_from(*left).unwrap_or(usize::MAX));
-        match (&conn.stream).read(&mut scratch[..want]) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => *left -= n as u64,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
-
-/// Writes an error response without waiting: it is small and the socket
-/// buffer is empty; if it does not fit, the client was not listening.
-fn send_now(conn: &Conn, status: http::StatusCode) {
-    let mut bytes = Vec::with_capacity(256);
-    let page = response::status_page(status);
-    if http1::write_response(&mut bytes, page, WriteOptions::new(false, false)).is_ok() {
-        let _ = (&conn.stream).write(&bytes);
     }
 }
 
 /// Answers a connection over the cap with `503` and closes it, without
 /// keeping it: reads what its request has sent so far, so that closing
 /// does not reset the connection before the client sees the answer.
-fn refuse_busy(stream: &TcpStream, scratch: &mut [u8]) {
-    let mut bytes = Vec::with_capacity(256);
-    let mut resp = response::status_page(http::StatusCode::SERVICE_UNAVAILABLE);
-    resp.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("1"),
-    );
-    let _ = http1::write_response(&mut bytes, resp, WriteOptions::new(false, false));
+fn refuse_busy(stream: &TcpStream, peer: SocketAddr, scratch: &mut [u8]) {
+    let mut out = Outgoing::refusal(http::StatusCode::SERVICE_UNAVAILABLE, peer);
     let mut drained = 0;
-    let _ = drain(stream, scratch, &mut drained);
-    let _ = (&*stream).write(&bytes);
+    connection::drain(stream, scratch, &mut drained);
+    // Small, into an empty socket buffer: if it does not fit at once, the
+    // client was not listening.
+    let _ = out.advance(stream);
+    out.log();
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = drain(stream, scratch, &mut drained);
+    connection::drain(stream, scratch, &mut drained);
 }
 
 /// Errors that concern only the connection being accepted.

@@ -3,14 +3,14 @@
 //! requests; shutdown.
 //!
 //! Everything about sockets, readiness, timeouts and threads lives here, so
-//! handlers stay blocking and simple. [`event_loop`] owns connections and
-//! their deadlines; [`answer`] turns the requests in a connection's buffer
-//! into responses; [`outgoing`] is a response on its way out, which the
-//! event loop finishes for slow readers; [`conn`] is a connection.
+//! handlers stay blocking and simple. [`event_loop`] owns the sockets'
+//! registrations and the clock; [`connection`] is one connection's state
+//! machine, from its first byte to its close; [`outgoing`] is a response on
+//! its way out; [`config`] holds every option with its default;
+//! [`listener`] binds and accepts.
 
-mod answer;
 mod config;
-mod conn;
+mod connection;
 mod event_loop;
 mod listener;
 mod outgoing;
@@ -24,19 +24,6 @@ use crate::{Error, Handler};
 
 pub use config::{ServerConfig, ServerConfigBuilder};
 pub use listener::raise_fd_limit;
-
-/// What a connection does once its response is out.
-#[derive(Clone, Copy)]
-enum After {
-    /// Waits for the next request.
-    Idle,
-    /// Drops this many body bytes still to come, then waits.
-    SkipBody(u64),
-    /// Closes after draining what the client still sends.
-    Linger,
-    /// Closes: at once if the client has sent nothing more, else lingering.
-    Close,
-}
 
 /// State shared by the event loops and every [`ShutdownHandle`].
 struct Shared {

@@ -1,7 +1,7 @@
-//! A response on its way out. A worker writes as much as the socket takes
-//! at once; if the client reads slowly, the event loop writes the rest
-//! whenever the socket is writable, so no worker waits for a client. File
-//! bodies go from the page cache to the socket with `sendfile(2)`.
+//! A response on its way out: its head (with a small body joined to it)
+//! and what follows, written as far as a non-blocking socket takes at each
+//! turn, so that nothing waits for a client. File bodies go from the page
+//! cache to the socket with `sendfile(2)`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -10,10 +10,11 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, StatusCode};
 
-use crate::http1::{self, Encoded, date};
-use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body};
+use crate::http1::{self, Encoded, WriteOptions, date};
+use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body, response};
 
 /// The most body bytes one connection sends before the loop turns to the
 /// others (the socket stays writable, so the poller comes back to it).
@@ -39,6 +40,9 @@ pub(super) enum Progress {
 
 pub(super) struct Outgoing {
     head: Vec<u8>,
+    /// Bytes of `head` that are the status line and header fields; the
+    /// rest of it is body joined to them.
+    head_len: usize,
     head_sent: usize,
     /// What follows the head, in order, with no `Parts` or empty bodies
     /// left in it; the first is under way.
@@ -47,28 +51,28 @@ pub(super) struct Outgoing {
     part_sent: u64,
     /// Bytes sent after the head, all parts together.
     rest_sent: u64,
-    /// Body bytes that travel inside `head`.
-    coalesced: u64,
     started: Instant,
     last_progress: Instant,
     log: Option<AccessEntry>,
 }
 
 impl Outgoing {
-    /// `log` is `None` when access logging is off.
+    /// `encoded` on its way out; `log` is `None` when access logging is off.
+    ///
+    /// This is where a small body joins its head: leading parts up to 16 KiB
+    /// in all (a small file, bytes, the head of a multipart answer) are
+    /// copied after the header fields and leave in the same write: one
+    /// packet and one wake-up of the client instead of several.
     pub fn new(encoded: Encoded, log: Option<AccessEntry>) -> Outgoing {
         let now = Instant::now();
-        let mut head = encoded.head;
+        let (mut head, body) = encoded.into_parts();
+        let head_len = head.len();
         let mut rest = VecDeque::new();
-        flatten(encoded.rest, &mut rest);
-        // Small leading parts (a small file, the head of a multipart
-        // answer) join the head and leave in the same write: one packet
-        // and one wake-up of the client instead of several.
-        let mut coalesced = encoded.body_len - rest.iter().map(Body::len).sum::<u64>();
-        let limit = head.len() + INLINE_LIMIT;
+        flatten(body, &mut rest);
+        let limit = (head_len + INLINE_LIMIT) as u64;
         while let Some(part) = rest.front() {
             let start = head.len();
-            if start as u64 + part.len() > limit as u64 {
+            if start as u64 + part.len() > limit {
                 break;
             }
             match part {
@@ -84,12 +88,11 @@ impl Outgoing {
                 }
                 _ => {}
             }
-            coalesced += part.len();
             rest.pop_front();
         }
         Outgoing {
-            coalesced,
             head,
+            head_len,
             head_sent: 0,
             rest,
             part_sent: 0,
@@ -98,6 +101,24 @@ impl Outgoing {
             last_progress: now,
             log,
         }
+    }
+
+    /// The answer to a request refused before any handler saw it (`400`,
+    /// `408`, `431`, `503`, ...), for `peer`: the status page, on a
+    /// connection that closes after it. A `503` says when to try again.
+    /// Every error page the server writes itself is made here.
+    pub fn refusal(status: StatusCode, peer: SocketAddr) -> Outgoing {
+        let mut resp = response::status_page(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        let log = access_log_enabled().then_some(AccessEntry {
+            peer,
+            line: None,
+            status,
+        });
+        Outgoing::new(http1::encode(resp, WriteOptions::new(false, false)), log)
     }
 
     /// Writes what `stream` (non-blocking) takes now, up to a turn's budget.
@@ -182,8 +203,7 @@ impl Outgoing {
     /// Writes the access-log line, with the body bytes sent so far.
     pub fn log(&self) {
         let Some(entry) = &self.log else { return };
-        let head_only = self.head.len() as u64 - self.coalesced;
-        let sent = (self.head_sent as u64 + self.rest_sent).saturating_sub(head_only);
+        let sent = (self.head_sent as u64 + self.rest_sent).saturating_sub(self.head_len as u64);
         let sent = if sent == 0 {
             "-".to_owned()
         } else {
