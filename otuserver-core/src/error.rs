@@ -138,6 +138,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A configuration value is out of range.
+    #[cfg(feature = "server")]
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
     /// The server's own machinery (threads, readiness) failed.
@@ -150,6 +151,7 @@ pub enum Error {
 /// `workers must be at least 1, not 0`; a program with flags of its own
 /// names its flag from [`ConfigError::setting`] and
 /// [`ConfigError::requirement`].
+#[cfg(feature = "server")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{setting} {requirement}")]
 pub struct ConfigError {
@@ -157,6 +159,7 @@ pub struct ConfigError {
     requirement: String,
 }
 
+#[cfg(feature = "server")]
 impl ConfigError {
     pub(crate) fn new(setting: &'static str, requirement: String) -> ConfigError {
         ConfigError {

@@ -6,9 +6,12 @@
 //!   Closures are handlers; so is [`StaticFiles`], which serves a directory.
 //! * The codec in [`http1`]: reads a request head from any [`std::io::Read`]
 //!   and writes a response to any [`std::io::Write`].
-//! * [`Server`]: a listener and worker threads, each an event loop over
+//! * `Server`: a listener and worker threads, each an event loop over
 //!   its connections that runs the handler for every request, with
-//!   timeouts, keep-alive, limits and graceful shutdown.
+//!   timeouts, keep-alive, limits and graceful shutdown. It is the
+//!   `server` cargo feature, on by default; without it the crate has no
+//!   sockets, threads or poller, and the pieces above work inside any
+//!   other transport.
 //! * The types of the [`http`] crate for requests and responses, with
 //!   [`Body`] for response bodies (empty, bytes, or a file streamed with
 //!   `sendfile`).
@@ -16,10 +19,11 @@
 //! Serve a directory until another thread says stop:
 //!
 //! ```
+//! # #[cfg(feature = "server")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use otuserver_core::{Server, ServerConfig, StaticFiles};
 //! use std::io::{Read, Write};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let root = tempfile::tempdir()?;
 //! std::fs::write(root.path().join("hello.txt"), "hello, world\n")?;
 //!
@@ -40,6 +44,8 @@
 //! running.join().expect("server thread")?;
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "server"))]
+//! # fn main() {}
 //! ```
 //!
 //! A handler is tested without sockets by calling it:
@@ -61,15 +67,19 @@ pub mod http1;
 mod path;
 pub mod response;
 mod router;
+#[cfg(feature = "server")]
 mod server;
 mod static_files;
 
 pub use body::Body;
-pub use error::{ConfigError, Error, RequestError, ResolveError};
+#[cfg(feature = "server")]
+pub use error::ConfigError;
+pub use error::{Error, RequestError, ResolveError};
 pub use handler::Handler;
 pub use http;
 pub use path::MountPrefix;
 pub use router::Router;
+#[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit};
 pub use static_files::StaticFiles;
 
@@ -87,6 +97,7 @@ pub type Response = http::Response<Body>;
 
 /// The address of the client that sent a request, found in
 /// [`Request::extensions`](http::Request::extensions) of every request the
-/// [`Server`] passes to a handler.
+/// server passes to a handler (and that any other transport should put
+/// there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);

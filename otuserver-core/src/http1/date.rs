@@ -41,7 +41,9 @@ pub(crate) fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
     })
 }
 
-/// The current time in Common Log Format (`24/Nov/2026:09:39:19 +0000`).
+/// The current time in Common Log Format (`24/Nov/2026:09:39:19 +0000`),
+/// for the server's access log.
+#[cfg(feature = "server")]
 pub(crate) fn clf_now() -> String {
     // IMF-fixdate has fixed columns: "Tue, 24 Nov 2026 09:39:19 GMT".
     with_now(
@@ -71,6 +73,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "server")]
     fn clf_has_its_own_shape() {
         let clf = clf_now();
         assert_eq!(clf.len(), "24/Nov/2026:09:39:19 +0000".len(), "{clf}");

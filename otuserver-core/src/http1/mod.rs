@@ -11,6 +11,9 @@ pub use date::fmt_http_date;
 pub use parse::{
     BodyFraming, HeadLimits, MAX_HEADERS, MAX_URI_LEN, RequestHead, parse_head, read_head,
 };
+// What the server feature's connections share with the codec.
+#[cfg(feature = "server")]
 pub(crate) use parse::{connection_has, read_more};
+#[cfg(feature = "server")]
 pub(crate) use write::shrank;
 pub use write::{Encoded, SERVER_NAME, WriteOptions, copy_file, encode, write_response};
