@@ -166,6 +166,10 @@ fn out_of_range_values_name_their_flag() {
             "otuserver: -m/--maxsize must be at least 16, not 15",
         ),
         (
+            &["-c", "4000000000"],
+            "otuserver: -c/--chunksize must be at most 1048576, not 4000000000",
+        ),
+        (
             &["-b", "4294967295"],
             "otuserver: -b/--backlog must be at most 2147483647, not 4294967295",
         ),

@@ -417,3 +417,38 @@ fn garbage_before_a_higher_minor_version_is_400() {
         Some(StatusCode::BAD_REQUEST)
     );
 }
+
+/// Counts the writes it is given.
+#[derive(Default)]
+struct Writes {
+    calls: usize,
+    bytes: Vec<u8>,
+}
+
+impl io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.calls += 1;
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_head_and_a_small_body_leave_in_one_write() {
+    // Two small writes on a TCP socket wait for the peer's acknowledgement
+    // (Nagle): the blocking writer gathers them.
+    let mut w = Writes::default();
+    let sent = write_response(
+        &mut w,
+        response::text("small body\n"),
+        WriteOptions::new(false, true),
+    )
+    .unwrap();
+    assert_eq!(sent, 11);
+    assert_eq!(w.calls, 1);
+    assert!(w.bytes.ends_with(b"\r\n\r\nsmall body\n"));
+}

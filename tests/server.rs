@@ -350,7 +350,17 @@ fn bind_and_config_errors_are_typed() {
 
     // Each bad value is refused naming its setting and what it must be.
     type Spoil = fn(ServerConfigBuilder) -> ServerConfigBuilder;
-    let cases: [(Spoil, &str, &str); 7] = [
+    let cases: [(Spoil, &str, &str); 9] = [
+        (
+            |c| c.chunk_size(4_000_000_000),
+            "chunk_size",
+            "must be at most 1048576, not 4000000000",
+        ),
+        (
+            |c| c.max_head_size(usize::MAX),
+            "max_head_size",
+            "must be at most 1048576, not 18446744073709551615",
+        ),
         (|c| c.workers(0), "workers", "must be at least 1, not 0"),
         (
             |c| c.chunk_size(0),
@@ -394,7 +404,7 @@ fn bind_and_config_errors_are_typed() {
     // The edges of each range are accepted.
     let edges = ServerConfig::builder()
         .workers(1)
-        .chunk_size(1)
+        .chunk_size(1 << 20)
         .max_head_size(16)
         .timeout(Duration::from_secs(86_400))
         .keep_alive_timeout(Duration::from_nanos(1))

@@ -1,13 +1,16 @@
 //! Writing a response: status line, headers, body.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use http::StatusCode;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
 
 use crate::http1::date;
 use crate::{Body, Response};
+
+/// How much of a response [`write_response`] gathers before writing.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// The `Server` header every response carries unless the handler set one.
 pub const SERVER_NAME: &str = concat!("otuserver/", env!("CARGO_PKG_VERSION"));
@@ -124,17 +127,22 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
     Encoded { head, body }
 }
 
-/// Writes `resp` to `w` and returns how many body bytes were sent.
+/// Writes `resp` to `w`, flushed, and returns how many body bytes were
+/// sent.
 ///
-/// See [`encode`] for the headers. A file body is copied through a buffer
-/// with [`copy_file`]. A file that turns out shorter than its stated length
-/// gives an `UnexpectedEof` error, after which the connection must be
-/// closed.
+/// See [`encode`] for the headers. Writes go through a buffer, so a head
+/// and a small body reach `w` in one write (on a `TcpStream`, two small
+/// writes would wait for the peer's acknowledgement: Nagle's algorithm); a
+/// file body is copied through it with [`copy_file`]. A file that turns out
+/// shorter than its stated length gives an `UnexpectedEof` error, after
+/// which the connection must be closed.
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
     let (head, body) = encode(resp, opts).into_parts();
+    let mut w = BufWriter::with_capacity(WRITE_BUFFER, w);
     w.write_all(&head)?;
     let len = body.len();
-    write_body(w, body)?;
+    write_body(&mut w, body)?;
+    w.flush()?;
     Ok(len)
 }
 

@@ -16,6 +16,9 @@ const DEFAULT_MAX_HEAD_SIZE: usize = 4096;
 const DEFAULT_MAX_DISCARD: u64 = 64 * 1024;
 /// The smallest head limit: `GET / HTTP/1.1` and its line end.
 const MIN_HEAD_SIZE: usize = 16;
+/// The most a head limit or a read may be: buffers of this size are
+/// allocated per connection.
+const MAX_BUFFER: usize = 1024 * 1024;
 /// The longest timeout accepted: deadlines are instants, which overflow
 /// far out.
 const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -212,14 +215,16 @@ impl ServerConfigBuilder {
         self
     }
 
-    /// Bytes asked of the socket per read. Default 1024. At least 1.
+    /// Bytes asked of the socket per read. Default 1024. At least 1, at
+    /// most 1 MiB.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.config.chunk_size = bytes;
         self
     }
 
     /// The largest request head accepted, in bytes: a longer request line
-    /// is `414`, a larger head `431`. Default 4096. At least 16.
+    /// is `414`, a larger head `431`. Default 4096. At least 16, at most
+    /// 1 MiB.
     pub fn max_head_size(mut self, bytes: usize) -> Self {
         self.config.max_head_size = bytes;
         self
@@ -238,33 +243,27 @@ impl ServerConfigBuilder {
     /// its setter is.
     pub fn build(self) -> Result<ServerConfig, ConfigError> {
         let c = &self.config;
-        at_least("workers", 1, c.workers as u64)?;
-        at_least("chunk_size", 1, c.chunk_size as u64)?;
-        at_least(
-            "max_head_size",
-            MIN_HEAD_SIZE as u64,
-            c.max_head_size as u64,
-        )?;
+        let buffer = MAX_BUFFER as u64;
+        between("workers", 1, u64::MAX, c.workers as u64)?;
+        between("chunk_size", 1, buffer, c.chunk_size as u64)?;
+        let head = c.max_head_size as u64;
+        between("max_head_size", MIN_HEAD_SIZE as u64, buffer, head)?;
         within_a_day("timeout", c.timeout)?;
         within_a_day("keep_alive_timeout", c.keep_alive_timeout)?;
-        if i32::try_from(c.backlog).is_err() {
-            return Err(ConfigError::new(
-                "backlog",
-                format!("must be at most {}, not {}", i32::MAX, c.backlog),
-            ));
-        }
+        between("backlog", 0, i32::MAX as u64, u64::from(c.backlog))?;
         Ok(self.config)
     }
 }
 
-fn at_least(setting: &'static str, min: u64, value: u64) -> Result<(), ConfigError> {
-    if value < min {
-        return Err(ConfigError::new(
-            setting,
-            format!("must be at least {min}, not {value}"),
-        ));
-    }
-    Ok(())
+fn between(setting: &'static str, min: u64, max: u64, value: u64) -> Result<(), ConfigError> {
+    let requirement = if value < min {
+        format!("must be at least {min}, not {value}")
+    } else if value > max {
+        format!("must be at most {max}, not {value}")
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::new(setting, requirement))
 }
 
 fn within_a_day(setting: &'static str, value: Duration) -> Result<(), ConfigError> {

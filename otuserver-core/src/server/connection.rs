@@ -350,13 +350,14 @@ impl Connection {
             Ok(Progress::Done) => {
                 out.log();
                 match *then {
+                    // The client may still be sending what was never read.
+                    Then::Linger => self.linger(cx),
                     _ if cx.stopping() => self.close_quietly(cx),
                     Then::KeepAlive => self.keep_alive(cx),
                     Then::Discard(left) => {
                         let deadline = cx.now + cx.config.timeout();
                         self.state = State::Discard { deadline, left };
                     }
-                    Then::Linger => self.linger(cx),
                     Then::Close => self.close_quietly(cx),
                 }
             }

@@ -239,18 +239,28 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Moves a connection on after the poller says its socket is ready.
     fn ready(&mut self, key: usize, now: Instant) {
-        let (handler, config, shared) = (self.handler, self.config, &**self.shared);
+        self.step(key, now, Connection::on_ready);
+    }
+
+    /// Lets connection `key` take a step with the loop's context, then
+    /// watches its socket for what it waits on next.
+    fn step(
+        &mut self,
+        key: usize,
+        now: Instant,
+        step: impl FnOnce(&mut Connection, &mut Context<'_, H>),
+    ) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
         let mut cx = Context {
-            handler,
-            config,
-            shared,
+            handler: self.handler,
+            config: self.config,
+            shared: self.shared,
             scratch: &mut self.scratch,
             now,
         };
-        slot.conn.on_ready(&mut cx);
+        step(&mut slot.conn, &mut cx);
         self.watch(key);
     }
 
@@ -283,20 +293,8 @@ impl<H: Handler> Loop<'_, H> {
     /// deadlines are closed (or answered `408`); resumes accepting after a
     /// pause.
     fn sweep(&mut self, now: Instant) -> Result<(), Error> {
-        let (handler, config, shared) = (self.handler, self.config, &**self.shared);
         for key in 0..self.slots.slots.len() {
-            let Some(slot) = self.slots.get_mut(key) else {
-                continue;
-            };
-            let mut cx = Context {
-                handler,
-                config,
-                shared,
-                scratch: &mut self.scratch,
-                now,
-            };
-            slot.conn.on_tick(&mut cx);
-            self.watch(key);
+            self.step(key, now, Connection::on_tick);
         }
         // Not once shutdown has removed the listener from the poller.
         if self.draining_until.is_none() && self.accept_paused_until.is_some_and(|t| now >= t) {

@@ -106,7 +106,8 @@ impl Outgoing {
     /// The answer to a request refused before any handler saw it (`400`,
     /// `408`, `431`, `503`, ...), for `peer`: the status page, on a
     /// connection that closes after it. A `503` says when to try again.
-    /// Every error page the server writes itself is made here.
+    /// Every refusal the server makes, whichever part of it refuses, is
+    /// made here.
     pub fn refusal(status: StatusCode, peer: SocketAddr) -> Outgoing {
         let mut resp = response::status_page(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
