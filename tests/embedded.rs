@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use otuserver_core::http::Method;
 use otuserver_core::http1::{BodyFraming, HeadLimits, WriteOptions, read_head, write_response};
-use otuserver_core::{ClientAddr, Handler, StaticFiles};
+use otuserver_core::{Bytes, ClientAddr, Handler, StaticFiles};
 
 /// Serves `connections` connections one after the other with `handler`,
 /// each for as long as it is kept alive, then stops.
@@ -31,7 +31,7 @@ fn tiny_server(handler: StaticFiles, connections: usize) -> (SocketAddr, JoinHan
                 // This server reads no bodies: after a request with one, the
                 // next bytes are not a head, so answer and close.
                 let keep_alive = head.keep_alive && head.body == BodyFraming::None;
-                let mut request = head.request;
+                let mut request = head.request.map(|()| Bytes::new());
                 request.extensions_mut().insert(ClientAddr(peer));
                 let response = handler.handle(request);
                 let opts = WriteOptions::new(head_only, keep_alive);

@@ -271,9 +271,8 @@ fn handlers_see_the_client_address() {
 
 #[test]
 fn shutdown_returns_after_the_grace_period_past_a_stuck_handler() {
-    // A handler that never returns holds its thread; `serve` still returns
-    // once the grace period (timeout + 1 s) is spent, and no sooner than
-    // the other loops have ended.
+    // A handler that never returns holds its pool thread; `serve` still
+    // returns once the grace period is spent.
     let (entered, inside) = std::sync::mpsc::channel();
     let (_never, wait) = std::sync::mpsc::channel::<()>();
     let wait = std::sync::Mutex::new(wait);
@@ -294,9 +293,13 @@ fn shutdown_returns_after_the_grace_period_past_a_stuck_handler() {
     inside.recv_timeout(Duration::from_secs(10)).unwrap();
     let stopping = Instant::now();
     srv.stop().unwrap();
+    // The handler holds a pool thread, not a loop: the loops wait the
+    // grace period (`timeout`) for its response, then stop.
     let took = stopping.elapsed();
-    assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The client got no response, and a closed connection.
+    assert!(read_all(&mut stuck).is_empty());
 }
 
 #[test]

@@ -5,7 +5,8 @@ mod common;
 use std::io::Write;
 
 use common::{CANARY, Site, TestServer, big_bytes, exchange, get, site};
-use otuserver_core::{Handler, Request, StaticFiles};
+use otuserver_core::http;
+use otuserver_core::{Bytes, Handler, StaticFiles};
 
 fn serve() -> (Site, TestServer) {
     let site = site();
@@ -281,14 +282,17 @@ fn generated_listing() {
 fn handler_works_without_sockets() {
     let site = site();
     let files = StaticFiles::new(site.root()).unwrap();
-    let req = Request::builder().uri("/page.html").body(()).unwrap();
+    let req = http::Request::builder()
+        .uri("/page.html")
+        .body(Bytes::new())
+        .unwrap();
     let resp = files.handle(req);
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.body().len(), 12);
-    let req = Request::builder()
+    assert_eq!(resp.body().len(), Some(12));
+    let req = http::Request::builder()
         .method("DELETE")
         .uri("/page.html")
-        .body(())
+        .body(Bytes::new())
         .unwrap();
     assert_eq!(files.handle(req).status(), 405);
 }
@@ -365,7 +369,12 @@ fn redirect_keeps_a_raw_utf8_query() {
 }
 
 fn body_of(files: &StaticFiles, path: &str) -> Vec<u8> {
-    let resp = files.handle(Request::builder().uri(path).body(()).unwrap());
+    let resp = files.handle(
+        http::Request::builder()
+            .uri(path)
+            .body(Bytes::new())
+            .unwrap(),
+    );
     let mut out = Vec::new();
     otuserver_core::http1::write_response(
         &mut out,
@@ -389,7 +398,12 @@ fn small_files_are_cached_for_the_ttl_only() {
     std::fs::write(&path, "second").unwrap();
     // Within the TTL the cached copy answers, headers and all...
     assert_eq!(body_of(&files, "/changing.txt"), b"first");
-    let resp = files.handle(Request::builder().uri("/changing.txt").body(()).unwrap());
+    let resp = files.handle(
+        http::Request::builder()
+            .uri("/changing.txt")
+            .body(Bytes::new())
+            .unwrap(),
+    );
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     assert!(resp.headers().contains_key("last-modified"));
     // ...and after it, the file on disk.
@@ -423,10 +437,10 @@ fn ranges_of_a_file_stay_file_regions_for_sendfile() {
     std::fs::write(site.root().join("big.bin"), vec![1u8; 1 << 20]).unwrap();
     let files = StaticFiles::new(site.root()).unwrap();
     let ask = |range: &str| {
-        let req = Request::builder()
+        let req = http::Request::builder()
             .uri("/big.bin")
             .header("range", range)
-            .body(())
+            .body(Bytes::new())
             .unwrap();
         files.handle(req)
     };

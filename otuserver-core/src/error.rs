@@ -36,8 +36,15 @@ pub enum RequestError {
     /// The request line names an HTTP version other than 1.0 and 1.1.
     #[error("unsupported HTTP version")]
     UnsupportedVersion,
-    /// The head did not arrive completely within the timeout.
-    #[error("request head not complete within the timeout")]
+    /// The request's body is larger than the limit.
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The request (its head, or its body) did not arrive completely
+    /// within the timeout.
+    #[error("request not complete within the timeout")]
     Timeout,
     /// The peer closed the connection in the middle of a head.
     #[error("connection closed in the middle of a request head")]
@@ -57,6 +64,7 @@ impl RequestError {
             RequestError::HeadTooLarge { .. } | RequestError::TooManyHeaders { .. } => {
                 Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
             }
+            RequestError::BodyTooLarge { .. } => Some(StatusCode::PAYLOAD_TOO_LARGE),
             RequestError::UnsupportedVersion => Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
             RequestError::Timeout => Some(StatusCode::REQUEST_TIMEOUT),
             RequestError::Incomplete | RequestError::Io(_) => None,

@@ -51,10 +51,10 @@
 //! A handler is tested without sockets by calling it:
 //!
 //! ```
-//! use otuserver_core::{Handler, Request, Response, response};
+//! use otuserver_core::{Bytes, Handler, Request, Response, http, response};
 //!
 //! let hello = |req: Request| -> Response { response::text(format!("you asked for {}", req.uri())) };
-//! let req = Request::builder().uri("/x").body(()).unwrap();
+//! let req = http::Request::builder().uri("/x").body(Bytes::new()).unwrap();
 //! assert_eq!(hello.handle(req).status(), 200);
 //! ```
 #![deny(missing_docs)]
@@ -66,18 +66,21 @@ mod handler;
 pub mod http1;
 mod path;
 pub mod response;
+mod route;
 mod router;
 #[cfg(feature = "server")]
 mod server;
 mod static_files;
 
-pub use body::Body;
+pub use body::{Body, BodyStream};
+pub use bytes::Bytes;
 #[cfg(feature = "server")]
 pub use error::ConfigError;
 pub use error::{Error, RequestError, ResolveError};
-pub use handler::Handler;
+pub use handler::{Handler, Inline, Needs};
 pub use http;
 pub use path::MountPrefix;
+pub use route::PathParams;
 pub use router::Router;
 #[cfg(feature = "server")]
 pub use server::{Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit};
@@ -88,9 +91,11 @@ pub use static_files::StaticFiles;
 /// own, as the `otuserver` binary sends them to stdout.
 pub const ACCESS_LOG_TARGET: &str = "otuserver::access";
 
-/// A request as handlers see it: the head only (the static server reads no
-/// request bodies), with the client's address as a [`ClientAddr`] extension.
-pub type Request = http::Request<()>;
+/// A request as handlers see it: the head and the whole body (empty when
+/// there was none, or when the handler said it does not read bodies), with
+/// the client's address as a [`ClientAddr`] extension. In a test:
+/// `http::Request::builder().uri("/x").body(Bytes::new())`.
+pub type Request = http::Request<Bytes>;
 
 /// A response as handlers return it.
 pub type Response = http::Response<Body>;

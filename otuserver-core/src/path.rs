@@ -11,6 +11,8 @@ use http::StatusCode;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::{ResolveError, Response, response};
+#[cfg(test)]
+use bytes::Bytes;
 
 /// The part of the path a [`Router`](crate::Router) removed before passing
 /// a request to a mounted handler (`"/static"`), found in the request's
@@ -234,7 +236,10 @@ mod tests {
     #[test]
     fn redirects_keep_the_mount_prefix_and_the_query() {
         let req = |uri: &str, prefix: Option<&str>| {
-            let mut req = http::Request::builder().uri(uri).body(()).unwrap();
+            let mut req = http::Request::builder()
+                .uri(uri)
+                .body(Bytes::new())
+                .unwrap();
             if let Some(p) = prefix {
                 req.extensions_mut().insert(MountPrefix(p.to_owned()));
             }

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
-use crate::{Request, RequestError};
+use crate::RequestError;
 
 /// The most header fields one request may carry.
 pub const MAX_HEADERS: usize = 100;
@@ -60,8 +60,9 @@ pub enum BodyFraming {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RequestHead {
-    /// The request, without a body.
-    pub request: Request,
+    /// The request's head: its body, if any, follows in the input (see
+    /// `body` and [`BodyDecoder`](super::BodyDecoder)).
+    pub request: http::Request<()>,
     /// How many bytes of the input the head took.
     pub len: usize,
     /// How the request's body, if any, is framed.
@@ -267,7 +268,7 @@ fn build(req: &httparse::Request<'_, '_>, len: usize) -> Result<RequestHead, Req
     let body = body_framing(&headers, version)?;
     let keep_alive = wants_keep_alive(&headers, version);
 
-    let mut request = Request::new(());
+    let mut request = http::Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.version_mut() = version;

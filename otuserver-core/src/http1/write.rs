@@ -24,16 +24,28 @@ pub struct WriteOptions {
     /// Tell the client the connection stays open (`Connection: keep-alive`)
     /// or closes (`Connection: close`).
     pub keep_alive: bool,
+    /// The client reads `Transfer-Encoding: chunked` (it sent HTTP/1.1),
+    /// so a body of unknown length can be chunked rather than end with the
+    /// connection.
+    pub chunked: bool,
 }
 
 impl WriteOptions {
     /// Options for a response to a request that was or was not `HEAD`, on a
-    /// connection that is or is not kept open.
+    /// connection that is or is not kept open, to an HTTP/1.1 client.
     pub fn new(head_only: bool, keep_alive: bool) -> Self {
         WriteOptions {
             head_only,
             keep_alive,
+            chunked: true,
         }
+    }
+
+    /// These options for a client that does (HTTP/1.1) or does not
+    /// (HTTP/1.0) read chunked bodies.
+    pub fn chunked(mut self, chunked: bool) -> Self {
+        self.chunked = chunked;
+        self
     }
 }
 
@@ -52,9 +64,27 @@ fn bodiless(status: StatusCode) -> bool {
 pub struct Encoded {
     head: Vec<u8>,
     body: Body,
+    framing: Framing,
+}
+
+/// How the receiver finds the end of the body that follows a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Framing {
+    /// By `Content-Length`, or there is no body.
+    Length,
+    /// By the chunked encoding's last chunk: the sender frames each chunk.
+    Chunked,
+    /// By the end of the connection, which must then close.
+    Close,
 }
 
 impl Encoded {
+    /// How the body's end is marked.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
     /// The status line and header fields, with the blank line after them.
     pub fn head(&self) -> &[u8] {
         &self.head
@@ -74,10 +104,11 @@ impl Encoded {
 /// Encodes `resp` for sending.
 ///
 /// The codec owns `Date`, `Content-Length`, `Connection` and
-/// `Transfer-Encoding` (it always sends a length): values the handler set
-/// for them are replaced or dropped. `Content-Length` is the body's length
-/// even for `HEAD`, whose body is not sent; `204`, `304` and `1xx` carry
-/// neither.
+/// `Transfer-Encoding`: values the handler set for them are replaced or
+/// dropped. A body of known length gets `Content-Length`, even for `HEAD`,
+/// whose body is not sent; `204`, `304` and `1xx` carry neither. A stream
+/// gets `Transfer-Encoding: chunked`, or, when the client cannot read that
+/// (`opts.chunked` false), no length and `Connection: close`.
 pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
     let (parts, body) = resp.into_parts();
     let send_body = !opts.head_only && !bodiless(parts.status);
@@ -113,18 +144,37 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
+    let mut framing = Framing::Length;
     if !bodiless(parts.status) {
-        head.extend_from_slice(b"Content-Length: ");
-        head.extend_from_slice(body.len().to_string().as_bytes());
-        head.extend_from_slice(b"\r\n");
+        match body.len() {
+            Some(len) => {
+                head.extend_from_slice(b"Content-Length: ");
+                head.extend_from_slice(len.to_string().as_bytes());
+                head.extend_from_slice(b"\r\n");
+            }
+            None if opts.chunked => {
+                head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                framing = Framing::Chunked;
+            }
+            None => framing = Framing::Close,
+        }
     }
-    head.extend_from_slice(if opts.keep_alive {
+    if !send_body {
+        // The head describes the body a GET would get; none follows.
+        framing = Framing::Length;
+    }
+    let keep_alive = opts.keep_alive && framing != Framing::Close;
+    head.extend_from_slice(if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"
     });
     let body = if send_body { body } else { Body::Empty };
-    Encoded { head, body }
+    Encoded {
+        head,
+        body,
+        framing,
+    }
 }
 
 /// Writes `resp` to `w`, flushed, and returns how many body bytes were
@@ -137,29 +187,59 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
 /// shorter than its stated length gives an `UnexpectedEof` error, after
 /// which the connection must be closed.
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
-    let (head, body) = encode(resp, opts).into_parts();
+    let encoded = encode(resp, opts);
+    let chunked = encoded.framing == Framing::Chunked;
     let mut w = BufWriter::with_capacity(WRITE_BUFFER, w);
-    w.write_all(&head)?;
-    let len = body.len();
-    write_body(&mut w, body)?;
+    w.write_all(&encoded.head)?;
+    let sent = write_body(&mut w, encoded.body, chunked)?;
+    if chunked {
+        w.write_all(b"0\r\n\r\n")?;
+    }
     w.flush()?;
-    Ok(len)
+    Ok(sent)
 }
 
-fn write_body<W: Write>(w: &mut W, body: Body) -> io::Result<()> {
-    match body {
-        Body::Empty => {}
-        Body::Bytes(bytes) => w.write_all(&bytes)?,
-        Body::File { file, offset, len } => {
-            copy_file(w, &file, offset, len)?;
+/// Writes `body`, its stream's chunks framed if `chunked`; the body bytes
+/// written.
+fn write_body<W: Write>(w: &mut W, body: Body, chunked: bool) -> io::Result<u64> {
+    Ok(match body {
+        Body::Empty => 0,
+        Body::Bytes(bytes) => {
+            w.write_all(&bytes)?;
+            bytes.len() as u64
         }
+        Body::File { file, offset, len } => copy_file(w, &file, offset, len)?,
         Body::Parts(parts) => {
+            let mut sent = 0;
             for part in parts {
-                write_body(w, part)?;
+                sent += write_body(w, part, chunked)?;
             }
+            sent
         }
-    }
-    Ok(())
+        Body::Stream(chunks) => {
+            let mut sent = 0;
+            for chunk in chunks {
+                let chunk = chunk?;
+                if chunk.is_empty() {
+                    continue;
+                }
+                if chunked {
+                    w.write_all(chunk_head(chunk.len()).as_bytes())?;
+                }
+                w.write_all(&chunk)?;
+                if chunked {
+                    w.write_all(b"\r\n")?;
+                }
+                sent += chunk.len() as u64;
+            }
+            sent
+        }
+    })
+}
+
+/// The line that starts a chunk of `len` bytes.
+pub(crate) fn chunk_head(len: usize) -> String {
+    format!("{len:x}\r\n")
 }
 
 /// Copies `len` bytes of `file` from `offset` into `w` through a buffer.

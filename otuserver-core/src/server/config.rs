@@ -14,6 +14,14 @@ const DEFAULT_MIN_SEND_RATE: u64 = 4096;
 const DEFAULT_CHUNK_SIZE: usize = 1024;
 const DEFAULT_MAX_HEAD_SIZE: usize = 4096;
 const DEFAULT_MAX_DISCARD: u64 = 64 * 1024;
+/// As nginx's `client_max_body_size`.
+const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+/// As nginx's thread pools: enough for handlers that wait on other
+/// services, few enough that their stacks stay small.
+const DEFAULT_POOL_THREADS: usize = 32;
+/// Requests waiting for a pool thread; each may hold a body of up to
+/// `max_body_size`.
+const DEFAULT_POOL_QUEUE: usize = 256;
 /// The smallest head limit: `GET / HTTP/1.1` and its line end.
 const MIN_HEAD_SIZE: usize = 16;
 /// The most a head limit or a read may be: buffers of this size are
@@ -54,6 +62,9 @@ pub struct ServerConfig {
     chunk_size: usize,
     max_head_size: usize,
     max_discard: u64,
+    max_body_size: u64,
+    pool_threads: usize,
+    pool_queue: usize,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +79,9 @@ impl Default for ServerConfig {
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_head_size: DEFAULT_MAX_HEAD_SIZE,
             max_discard: DEFAULT_MAX_DISCARD,
+            max_body_size: DEFAULT_MAX_BODY,
+            pool_threads: DEFAULT_POOL_THREADS,
+            pool_queue: DEFAULT_POOL_QUEUE,
         }
     }
 }
@@ -136,6 +150,24 @@ impl ServerConfig {
     /// [`ServerConfigBuilder::max_discard`].
     pub fn max_discard(&self) -> u64 {
         self.max_discard
+    }
+
+    /// The largest request body read for a handler; see
+    /// [`ServerConfigBuilder::max_body_size`].
+    pub fn max_body_size(&self) -> u64 {
+        self.max_body_size
+    }
+
+    /// The most worker-pool threads; see
+    /// [`ServerConfigBuilder::pool_threads`].
+    pub fn pool_threads(&self) -> usize {
+        self.pool_threads
+    }
+
+    /// The most requests waiting for a pool thread; see
+    /// [`ServerConfigBuilder::pool_queue`].
+    pub fn pool_queue(&self) -> usize {
+        self.pool_queue
     }
 
     /// This configuration with the connection cap made concrete: as
@@ -239,6 +271,31 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// The largest request body read for a handler that reads bodies
+    /// ([`Needs::body`](crate::Needs::body)): a larger `Content-Length` is
+    /// answered `413` before any of the body is read, a chunked body as
+    /// soon as it grows past it. Default 1 MiB.
+    pub fn max_body_size(mut self, bytes: u64) -> Self {
+        self.config.max_body_size = bytes;
+        self
+    }
+
+    /// The most threads of the worker pool, which runs handlers that may
+    /// block ([`Needs::blocking`](crate::Needs::blocking)); they are
+    /// started as work needs them. A handler that never returns holds one.
+    /// Default 32. At least 1.
+    pub fn pool_threads(mut self, threads: usize) -> Self {
+        self.config.pool_threads = threads;
+        self
+    }
+
+    /// The most requests waiting for a pool thread; more are answered
+    /// `503` with `Retry-After`. Default 256.
+    pub fn pool_queue(mut self, requests: usize) -> Self {
+        self.config.pool_queue = requests;
+        self
+    }
+
     /// The configuration, or the first option out of its range, named as
     /// its setter is.
     pub fn build(self) -> Result<ServerConfig, ConfigError> {
@@ -251,6 +308,7 @@ impl ServerConfigBuilder {
         within_a_day("timeout", c.timeout)?;
         within_a_day("keep_alive_timeout", c.keep_alive_timeout)?;
         between("backlog", 0, i32::MAX as u64, u64::from(c.backlog))?;
+        between("pool_threads", 1, u64::MAX, c.pool_threads as u64)?;
         Ok(self.config)
     }
 }

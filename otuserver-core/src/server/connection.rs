@@ -1,7 +1,8 @@
 //! A client connection and everything that can happen to it, in one state
-//! machine: a head arriving, a request answered, a response going out to a
-//! slow reader, a body dropped, idling between requests, lingering before
-//! the close. The event loop owns the socket's registration and the clock;
+//! machine: a head arriving, a body arriving for a handler, a request with
+//! the worker pool, a response going out to a slow reader (or waiting for
+//! its stream's producer), a body dropped, idling between requests,
+//! lingering before the close. The event loop owns the socket's registration and the clock;
 //! it calls [`Connection::on_ready`] when the socket is ready and
 //! [`Connection::on_tick`] as time passes, then asks
 //! [`Connection::interest`] what to wait for next.
@@ -17,33 +18,42 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http::StatusCode;
 use http::header::EXPECT;
-use http::{Method, StatusCode};
 
-use super::outgoing::{AccessEntry, Outgoing, Progress, access_log_enabled};
+use super::outgoing::{AccessEntry, Outgoing, Progress};
+use super::pool::{Job, Pool, ReplyTo};
+use super::read;
+use super::request::{Exchange, Incoming};
 use super::{ServerConfig, Shared};
-use crate::http1::{self, BodyFraming, HeadLimits, RequestHead, WriteOptions};
-use crate::{ClientAddr, Handler, RequestError, response};
+use crate::http1::{self, BodyDecoder, BodyFraming, HeadLimits, RequestHead, WriteOptions};
+use crate::{ClientAddr, Handler, Request, RequestError, Response, response};
 
-/// How long a closing connection is drained, and how much of it.
+/// How long a closing connection is drained.
 const LINGER_TIME: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 64 * 1024;
 
 /// What the event loop waits for on a connection's behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Interest {
     Read,
     Write,
+    /// Nothing from the socket: the worker pool will post to the loop.
+    Wait,
 }
 
-/// What the event loop lends a connection for one step: the handler, the
-/// configuration, the server's shared state, a scratch buffer, the time.
+/// What the event loop lends a connection for one step: the handler and
+/// the pool, the configuration, the server's shared state, a scratch
+/// buffer, the time, and where the connection sits (loop and key).
 pub(super) struct Context<'a, H> {
     pub handler: &'a H,
+    pub pool: &'a Arc<Pool<H>>,
     pub config: &'a ServerConfig,
-    pub shared: &'a Shared,
+    pub shared: &'a Arc<Shared>,
     pub scratch: &'a mut [u8],
     pub now: Instant,
+    pub lp: usize,
+    pub key: usize,
 }
 
 impl<H> Context<'_, H> {
@@ -58,6 +68,10 @@ enum State {
     /// A head is arriving (or, on a new connection, expected), due by the
     /// deadline.
     Head { deadline: Instant },
+    /// A request's body is arriving, for its handler.
+    Body(Box<Incoming>),
+    /// A request is with the worker pool; its response will be posted.
+    Handling(Box<Exchange>),
     /// The rest of an answered request's body is arriving, to be dropped.
     Discard { deadline: Instant, left: u64 },
     /// A response on its way out, and what follows it.
@@ -87,6 +101,9 @@ enum Then {
 pub(super) struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Unique for the server's life: replies find it by this, since keys
+    /// are reused.
+    id: u64,
     /// Bytes read and not yet used: the start of a head, pipelined requests.
     buf: Vec<u8>,
     state: State,
@@ -99,6 +116,7 @@ impl Connection {
     pub fn accepted(
         stream: TcpStream,
         peer: SocketAddr,
+        id: u64,
         shared: Arc<Shared>,
         deadline: Instant,
     ) -> Connection {
@@ -106,6 +124,7 @@ impl Connection {
         Connection {
             stream,
             peer,
+            id,
             buf: Vec::new(),
             state: State::Head { deadline },
             shared,
@@ -117,19 +136,28 @@ impl Connection {
         &self.stream
     }
 
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
     /// What to wait for next; `None` once it is closed.
     pub fn interest(&self) -> Option<Interest> {
-        match self.state {
+        match &self.state {
+            State::Write { out, .. } if out.waiting() => Some(Interest::Wait),
             State::Write { .. } => Some(Interest::Write),
+            State::Handling(_) => Some(Interest::Wait),
             State::Closed => None,
             _ => Some(Interest::Read),
         }
     }
 
-    /// Whether it is finishing a response or its close, which a shutdown
-    /// lets it do.
+    /// Whether it is in the middle of a request (its body, its handler,
+    /// its response) or of its close, which a shutdown lets it finish.
     pub fn finishing(&self) -> bool {
-        matches!(self.state, State::Write { .. } | State::Linger { .. })
+        matches!(
+            self.state,
+            State::Body(_) | State::Handling(_) | State::Write { .. } | State::Linger { .. }
+        )
     }
 
     /// Closes it now; a response cut short is logged with what it got.
@@ -148,7 +176,7 @@ impl Connection {
                 Ok(false) => {}
                 Err(_) => self.state = State::Closed,
             },
-            State::Discard { left, .. } => match skip(&self.stream, cx.scratch, left) {
+            State::Discard { left, .. } => match read::skip(&self.stream, cx.scratch, left) {
                 // The next request may already be waiting behind the body;
                 // the level-triggered poller reports it at once if so.
                 Ok(true) => self.keep_alive(cx),
@@ -156,19 +184,35 @@ impl Connection {
                 Err(_) => self.state = State::Closed,
             },
             State::Linger { drained, .. } => {
-                if !drain(&self.stream, cx.scratch, drained) {
+                if !read::drain(&self.stream, cx.scratch, drained) {
                     self.state = State::Closed;
                 }
             }
-            State::Write { .. } => {
-                self.write(cx);
-                // Pipelined requests may wait in the buffer, with no new
-                // bytes to wake the poller: answer them now.
-                if self.has_pipelined() {
-                    self.answer(cx);
-                }
+            State::Body(_) => {
+                self.read_body(cx);
+                self.proceed(cx);
             }
-            State::Closed => {}
+            State::Write { .. } => self.proceed(cx),
+            State::Handling(_) | State::Closed => {}
+        }
+    }
+
+    /// The handler's `response` is back from the pool.
+    pub fn on_reply<H: Handler>(&mut self, response: Response, cx: &mut Context<'_, H>) {
+        let State::Handling(exchange) = std::mem::replace(&mut self.state, State::Closed) else {
+            log::error!("a reply for connection {} came unasked", self.id);
+            return;
+        };
+        self.start_response(response, *exchange, cx);
+        self.proceed(cx);
+    }
+
+    /// Writes what the response has for the socket; then, if requests wait
+    /// in the buffer with no new bytes to wake the poller, answers them.
+    fn proceed<H: Handler>(&mut self, cx: &mut Context<'_, H>) {
+        self.write(cx);
+        if self.has_pipelined() {
+            self.answer(cx);
         }
     }
 
@@ -180,10 +224,14 @@ impl Connection {
             | State::Head { deadline }
             | State::Discard { deadline, .. }
             | State::Linger { deadline, .. } => cx.now >= *deadline,
+            State::Body(incoming) => {
+                cx.now >= incoming.deadline(cx.config.timeout(), cx.config.min_send_rate())
+            }
             State::Write { out, .. } => {
                 cx.now >= out.deadline(cx.config.timeout(), cx.config.min_send_rate())
             }
-            State::Closed => false,
+            // The handler's time is not the client's.
+            State::Handling(_) | State::Closed => false,
         };
         if !expired {
             return;
@@ -195,33 +243,21 @@ impl Connection {
                 self.refuse(&RequestError::Timeout);
                 return self.write(cx);
             }
+            State::Body(_) => {
+                log::debug!("request body from {} timed out", self.peer);
+                self.refuse(&RequestError::Timeout);
+                return self.write(cx);
+            }
             _ => {}
         }
         self.close();
     }
 
-    /// Reads what has arrived, until the socket has nothing more or the
-    /// buffer holds as much as a head may take; whether anything came.
-    /// The end of the stream with nothing new is an error.
+    /// Reads what has arrived into the buffer, as much as a head may take;
+    /// whether anything came.
     fn fill(&mut self, config: &ServerConfig) -> io::Result<bool> {
-        let (chunk, cap) = (
-            config.chunk_size(),
-            config.max_head_size() + config.chunk_size(),
-        );
-        let mut got = false;
-        while self.buf.len() < cap {
-            match http1::read_more(&mut &self.stream, &mut self.buf, chunk) {
-                Ok(0) if got => return Ok(true),
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                // A short read drained the socket; a full one may not have.
-                Ok(n) if n < chunk => return Ok(true),
-                Ok(_) => got = true,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(got)
+        let cap = config.max_head_size() + config.chunk_size();
+        read::fill(&self.stream, &mut self.buf, config.chunk_size(), cap)
     }
 
     /// Answers the complete requests in the buffer, in order, writing each
@@ -254,82 +290,169 @@ impl Connection {
         }
     }
 
-    /// Runs the handler on a parsed request and starts its response.
+    /// Takes a parsed request to its handler: reads its body first if the
+    /// handler reads bodies, else drops or skips it.
     fn respond<H: Handler>(&mut self, head: RequestHead, cx: &mut Context<'_, H>) {
-        let mut keep_alive = head.keep_alive;
-        let mut unread_body = false;
-        let mut body_left = 0;
+        let mut exchange = Exchange::new(&head.request, head.keep_alive);
+        let mut request = head.request.map(|()| Bytes::new());
+        request.extensions_mut().insert(ClientAddr(self.peer));
+        let needs = cx.handler.needs(&request);
+        if head.body == BodyFraming::None {
+            return self.run(request, exchange, needs.blocking, cx);
+        }
+        if needs.body {
+            let decoder = match BodyDecoder::new(head.body, cx.config.max_body_size()) {
+                Ok(decoder) => decoder,
+                // Before any of it is read; the client waiting for 100
+                // Continue gets this final status instead.
+                Err(e) => return self.refuse(&e),
+            };
+            let incoming = Incoming::new(request, decoder, needs.blocking, exchange, cx.now);
+            self.state = State::Body(Box::new(incoming));
+            return self.read_body(cx);
+        }
         match head.body {
-            BodyFraming::None => {}
             // A small body is dropped: what has arrived now, the rest after
             // the response, as it comes, so that nothing waits for it.
             BodyFraming::Length(n) if n <= cx.config.max_discard() => {
                 let here = self.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
                 self.buf.drain(..here);
-                body_left = n - here as u64;
+                exchange.body_left = n - here as u64;
                 // A client waiting for 100 Continue that gets a final
                 // status may never send the body: what it sends next would
                 // be taken for body bytes. Close instead of guessing.
-                if body_left > 0 && head.request.headers().contains_key(EXPECT) {
-                    keep_alive = false;
-                    unread_body = true;
-                    body_left = 0;
+                if exchange.body_left > 0 && request.headers().contains_key(EXPECT) {
+                    exchange.keep_alive = false;
+                    exchange.unread_body = true;
+                    exchange.body_left = 0;
                 }
             }
             // Too big to read for nothing, or chunked: answer, then close.
-            BodyFraming::Length(_) | BodyFraming::Chunked => {
-                keep_alive = false;
-                unread_body = true;
+            _ => {
+                exchange.keep_alive = false;
+                exchange.unread_body = true;
             }
         }
+        self.run(request, exchange, needs.blocking, cx)
+    }
 
-        let mut request = head.request;
-        let head_only = request.method() == Method::HEAD;
-        let line = access_log_enabled().then(|| {
-            format!(
-                "{} {} {:?}",
-                request.method(),
-                request.uri(),
-                request.version()
-            )
-        });
-        request.extensions_mut().insert(ClientAddr(self.peer));
-        let peer = self.peer;
-        let handler = cx.handler;
-        let resp =
-            catch_unwind(AssertUnwindSafe(|| handler.handle(request))).unwrap_or_else(|_| {
-                log::error!("handler panicked on a request from {peer}");
-                response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
-            });
+    /// Reads a request's body, from the buffer and then the socket, as far
+    /// as it has arrived; once it is whole, runs the handler.
+    fn read_body<H: Handler>(&mut self, cx: &mut Context<'_, H>) {
+        let State::Body(incoming) = &mut self.state else {
+            return;
+        };
+        let result = read::body(incoming, &mut self.buf, &self.stream, cx.scratch, cx.now);
+        match result {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(Some(e)) => return self.refuse(&e),
+            Err(None) => {
+                self.state = State::Closed;
+                return;
+            }
+        }
+        let State::Body(incoming) = std::mem::replace(&mut self.state, State::Closed) else {
+            return;
+        };
+        let (request, exchange, blocking) = incoming.finish();
+        self.run(request, exchange, blocking, cx);
+    }
+
+    /// Runs the handler on `request`: on this thread if it does not block,
+    /// else on the pool (`503` if its queue is full).
+    fn run<H: Handler>(
+        &mut self,
+        request: Request,
+        exchange: Exchange,
+        blocking: bool,
+        cx: &mut Context<'_, H>,
+    ) {
+        if !blocking {
+            let peer = self.peer;
+            let handler = cx.handler;
+            let response = catch_unwind(AssertUnwindSafe(|| handler.handle(request)))
+                .unwrap_or_else(|_| {
+                    log::error!("handler panicked on a request from {peer}");
+                    response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
+                });
+            return self.start_response(response, exchange, cx);
+        }
+        match cx
+            .pool
+            .submit(Job::Handle(Box::new(request), self.reply_to(cx)))
+        {
+            Ok(()) => self.state = State::Handling(Box::new(exchange)),
+            Err(_) => {
+                log::debug!("worker pool full: refusing a request from {}", self.peer);
+                self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+            }
+        }
+    }
+
+    fn reply_to<H>(&self, cx: &Context<'_, H>) -> ReplyTo {
+        ReplyTo {
+            lp: cx.lp,
+            key: cx.key,
+            id: self.id,
+        }
+    }
+
+    /// Starts sending the handler's `response`: decides whether the
+    /// connection stays open, and starts a streamed body's producer.
+    fn start_response<H: Handler>(
+        &mut self,
+        response: Response,
+        exchange: Exchange,
+        cx: &mut Context<'_, H>,
+    ) {
         // Asked after the handler: a shutdown may have begun meanwhile.
-        keep_alive &= !http1::connection_has(resp.headers(), "close") && !cx.stopping();
-        let status = resp.status();
-        let encoded = http1::encode(resp, WriteOptions::new(head_only, keep_alive));
-        let log = line.map(|line| AccessEntry {
-            peer,
+        let asked_close = http1::connection_has(response.headers(), "close");
+        let keep_alive = exchange.keep_alive && !asked_close && !cx.stopping();
+        let status = response.status();
+        let opts = WriteOptions::new(exchange.head_only, keep_alive).chunked(exchange.chunked);
+        let encoded = http1::encode(response, opts);
+        // A body that ends with the connection closes it.
+        let keep_alive = keep_alive && encoded.framing() != http1::Framing::Close;
+        let log = exchange.line.map(|line| AccessEntry {
+            peer: self.peer,
             line: Some(line),
             status,
         });
-        let then = match (keep_alive, body_left) {
+        let then = match (keep_alive, exchange.body_left) {
             (true, 0) => Then::KeepAlive,
             (true, left) => Then::Discard(left),
             // Closing with anything unread would reset the connection and
             // could destroy the response: linger when the client may still
             // be sending.
-            (false, _) if unread_body || body_left > 0 || !self.buf.is_empty() => Then::Linger,
+            (false, _)
+                if exchange.unread_body || exchange.body_left > 0 || !self.buf.is_empty() =>
+            {
+                Then::Linger
+            }
             (false, _) => Then::Close,
         };
-        self.state = State::Write {
-            out: Box::new(Outgoing::new(encoded, log)),
-            then,
-        };
+        let mut out = Box::new(Outgoing::new(encoded, log));
+        if let Some(producer) = out.take_producer(cx.shared, self.reply_to(cx)) {
+            if cx.pool.submit(Job::Produce(producer)).is_err() {
+                log::debug!("worker pool full: no thread to produce a streamed body");
+                return self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+            }
+        }
+        self.state = State::Write { out, then };
     }
 
     /// Starts the answer to a request that could not be read, then a close;
     /// or closes at once if the client can hear no answer.
     fn refuse(&mut self, e: &RequestError) {
         log::debug!("bad request from {}: {e}", self.peer);
-        self.state = match e.status() {
+        self.refuse_with(e.status());
+    }
+
+    /// Starts the server's own answer `status` and a close; or closes at
+    /// once for `None`.
+    fn refuse_with(&mut self, status: Option<StatusCode>) {
+        self.state = match status {
             Some(status) => State::Write {
                 out: Box::new(Outgoing::refusal(status, self.peer)),
                 then: Then::Linger,
@@ -346,7 +469,7 @@ impl Connection {
             return;
         };
         match out.advance(&self.stream) {
-            Ok(Progress::Blocked) => {}
+            Ok(Progress::Blocked | Progress::Waiting) => {}
             Ok(Progress::Done) => {
                 out.log();
                 match *then {
@@ -421,41 +544,4 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.shared.open.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// Reads and drops what a closing connection sends; `false` once it is
-/// done (end of file, an error, or enough drained).
-pub(super) fn drain(stream: &TcpStream, scratch: &mut [u8], drained: &mut usize) -> bool {
-    loop {
-        match (&*stream).read(scratch) {
-            Ok(0) => return false,
-            Ok(n) => {
-                *drained += n;
-                if *drained >= LINGER_BYTES {
-                    return false;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-}
-
-/// Reads and drops up to `left` body bytes; `Ok(true)` once all are gone.
-/// The end of the stream before that is an error.
-fn skip(stream: &TcpStream, scratch: &mut [u8], left: &mut u64) -> io::Result<bool> {
-    while *left > 0 {
-        let want = scratch
-            .len()
-            .min(usize::try_from(*left).unwrap_or(usize::MAX));
-        match (&*stream).read(&mut scratch[..want]) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => *left -= n as u64,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
 }

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, PollMode, Poller};
 
-use super::connection::{self, Connection, Context, Interest};
+use super::connection::{Connection, Context, Interest};
 use super::listener;
 use super::outgoing::Outgoing;
+use super::pool::{Mail, Pool};
+use super::read;
 use super::{ServerConfig, Shared};
 use crate::{Error, Handler};
 
@@ -82,7 +84,12 @@ struct Loop<'a, H> {
     shared: &'a Arc<Shared>,
     config: &'a ServerConfig,
     handler: &'a H,
+    pool: &'a Arc<Pool<H>>,
+    /// This loop's number: where the pool posts its replies.
+    index: usize,
     slots: Slots,
+    /// The id of the next connection (ids are unique per loop).
+    next_id: u64,
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
     /// Whether this loop let the last wake-up for new connections pass.
@@ -99,6 +106,7 @@ pub(super) fn run<H: Handler>(
     shared: &Arc<Shared>,
     config: &ServerConfig,
     handler: &H,
+    pool: &Arc<Pool<H>>,
 ) -> Result<(), Error> {
     let poller = shared
         .pollers
@@ -113,7 +121,10 @@ pub(super) fn run<H: Handler>(
         shared,
         config,
         handler,
+        pool,
+        index,
         slots: Slots::default(),
+        next_id: 0,
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         deferred: false,
@@ -148,6 +159,7 @@ impl<H: Handler> Loop<'_, H> {
                     self.ready(ev.key, now);
                 }
             }
+            self.deliver(now);
             if !events.is_empty() {
                 // Give way to other runnable threads (other loops, other
                 // processes, clients on the same machine) at the end of a
@@ -215,7 +227,9 @@ impl<H: Handler> Loop<'_, H> {
             }
             let fd = stream.as_raw_fd();
             let deadline = now + self.config.timeout();
-            let conn = Connection::accepted(stream, peer, Arc::clone(self.shared), deadline);
+            let id = self.next_id;
+            self.next_id += 1;
+            let conn = Connection::accepted(stream, peer, id, Arc::clone(self.shared), deadline);
             let key = self.slots.insert(Slot {
                 conn,
                 watching: Interest::Read,
@@ -255,13 +269,42 @@ impl<H: Handler> Loop<'_, H> {
         };
         let mut cx = Context {
             handler: self.handler,
+            pool: self.pool,
             config: self.config,
             shared: self.shared,
             scratch: &mut self.scratch,
             now,
+            lp: self.index,
+            key,
         };
         step(&mut slot.conn, &mut cx);
         self.watch(key);
+    }
+
+    /// Hands what the worker pool posted to the connections it is for:
+    /// responses, and streams with chunks ready. A connection closed
+    /// meanwhile (its key perhaps reused) is not given another's mail.
+    fn deliver(&mut self, now: Instant) {
+        let Some(mailbox) = self.shared.mailboxes.get(self.index) else {
+            return;
+        };
+        for mail in mailbox.take() {
+            let (to, reply) = match mail {
+                Mail::Reply(to, response) => (to, Some(response)),
+                Mail::Ready(to) => (to, None),
+            };
+            let addressed = self
+                .slots
+                .get_mut(to.key)
+                .is_some_and(|s| s.conn.id() == to.id);
+            if !addressed {
+                continue;
+            }
+            match reply {
+                Some(response) => self.step(to.key, now, |conn, cx| conn.on_reply(response, cx)),
+                None => self.step(to.key, now, Connection::on_ready),
+            }
+        }
     }
 
     /// Watches a connection's socket for what it waits on now, or closes
@@ -279,6 +322,7 @@ impl<H: Handler> Loop<'_, H> {
         let event = match interest {
             Interest::Read => Event::readable(key),
             Interest::Write => Event::writable(key),
+            Interest::Wait => Event::none(key),
         };
         let watched = self
             .poller
@@ -334,13 +378,13 @@ impl<H: Handler> Loop<'_, H> {
 fn refuse_busy(stream: &TcpStream, peer: SocketAddr, scratch: &mut [u8]) {
     let mut out = Outgoing::refusal(http::StatusCode::SERVICE_UNAVAILABLE, peer);
     let mut drained = 0;
-    connection::drain(stream, scratch, &mut drained);
+    read::drain(stream, scratch, &mut drained);
     // Small, into an empty socket buffer: if it does not fit at once, the
     // client was not listening.
     let _ = out.advance(stream);
     out.log();
     let _ = stream.shutdown(Shutdown::Write);
-    connection::drain(stream, scratch, &mut drained);
+    read::drain(stream, scratch, &mut drained);
 }
 
 /// Errors that concern only the connection being accepted.

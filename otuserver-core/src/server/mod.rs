@@ -14,6 +14,10 @@ mod connection;
 mod event_loop;
 mod listener;
 mod outgoing;
+mod pool;
+mod read;
+mod request;
+mod stream;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -32,6 +36,8 @@ struct Shared {
     open: AtomicUsize,
     /// One poller per event loop, so a shutdown can wake each.
     pollers: Vec<polling::Poller>,
+    /// One mailbox per event loop, for what the worker pool sends it.
+    mailboxes: Vec<pool::Mailbox>,
     /// Event loops still running, and the first error one ended with;
     /// `serve` waits on `changed` for either to move, or for a shutdown.
     running: Mutex<Running>,
@@ -59,6 +65,16 @@ impl Shared {
         }
         let _running = self.running();
         self.changed.notify_all();
+    }
+
+    /// Leaves `mail` for event loop `lp` and wakes it.
+    fn post(&self, lp: usize, mail: pool::Mail) {
+        if let (Some(mailbox), Some(poller)) = (self.mailboxes.get(lp), self.pollers.get(lp)) {
+            mailbox.post(mail);
+            if let Err(e) = poller.notify() {
+                log::error!("waking event loop {lp}: {e}");
+            }
+        }
     }
 
     /// An event loop has ended, with `result`. One failing stops the
@@ -134,6 +150,7 @@ impl Server {
         let shared = Arc::new(Shared {
             stopping: AtomicBool::new(false),
             open: AtomicUsize::new(0),
+            mailboxes: pollers.iter().map(|_| pool::Mailbox::default()).collect(),
             pollers,
             running: Mutex::new(Running::default()),
             changed: Condvar::new(),
@@ -181,18 +198,26 @@ impl Server {
         let handler = Arc::new(handler);
         let config = Arc::new(self.config);
         let shared = self.shared;
+        let pool = pool::Pool::new(
+            Arc::clone(&handler),
+            Arc::clone(&shared),
+            config.pool_threads(),
+            config.pool_queue(),
+        );
         shared.running().loops = config.workers();
         for index in 0..config.workers() {
-            let (listener, mine, config, handler) = (
+            let (listener, mine, config, handler, workers) = (
                 Arc::clone(&listener),
                 Arc::clone(&shared),
                 Arc::clone(&config),
                 Arc::clone(&handler),
+                Arc::clone(&pool),
             );
             let spawned = std::thread::Builder::new()
                 .name(format!("otuserver-{index}"))
                 .spawn(move || {
-                    let run = || event_loop::run(index, &listener, &mine, &config, &*handler);
+                    let run =
+                        || event_loop::run(index, &listener, &mine, &config, &*handler, &workers);
                     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
                         .unwrap_or_else(|_| {
                             Err(Error::Io(std::io::Error::other("an event loop panicked")))
@@ -202,6 +227,7 @@ impl Server {
             if let Err(e) = spawned {
                 // The loops already started stop and are left to end.
                 shared.stop();
+                pool.close();
                 return Err(e.into());
             }
         }
@@ -229,10 +255,13 @@ impl Server {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        match running.error.take() {
+        let result = match running.error.take() {
             Some(e) => Err(e),
             None => Ok(()),
-        }
+        };
+        drop(running);
+        pool.close();
+        result
     }
 }
 

@@ -4,16 +4,22 @@
 //! cache to the socket with `sendfile(2)`.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 
-use crate::http1::{self, Encoded, WriteOptions, date};
+use super::Shared;
+use super::pool::ReplyTo;
+use super::stream::{Producer, StreamOut};
+use crate::http1::{self, Encoded, Framing, WriteOptions, date};
 use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body, response};
 
 /// The most body bytes one connection sends before the loop turns to the
@@ -30,12 +36,34 @@ pub(super) struct AccessEntry {
     pub status: StatusCode,
 }
 
-/// Whether everything has been written.
+/// How far a response has gone.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Progress {
     Done,
     /// The socket takes no more for now.
     Blocked,
+    /// A streamed body's producer has nothing ready yet; it wakes the loop
+    /// when it has.
+    Waiting,
+}
+
+/// A piece of a body of known length.
+enum Piece {
+    Bytes(Bytes),
+    File {
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File { len, .. } => *len,
+        }
+    }
 }
 
 pub(super) struct Outgoing {
@@ -44,13 +72,17 @@ pub(super) struct Outgoing {
     /// rest of it is body joined to them.
     head_len: usize,
     head_sent: usize,
-    /// What follows the head, in order, with no `Parts` or empty bodies
-    /// left in it; the first is under way.
-    rest: VecDeque<Body>,
+    /// What follows the head, in order; the first is under way.
+    rest: VecDeque<Piece>,
     /// Bytes of `rest[0]` sent.
     part_sent: u64,
     /// Bytes sent after the head, all parts together.
     rest_sent: u64,
+    /// A streamed body, after `rest`.
+    stream: Option<StreamOut>,
+    /// A stream was found among parts of known length: the response is cut
+    /// off there.
+    broken: bool,
     started: Instant,
     last_progress: Instant,
     log: Option<AccessEntry>,
@@ -65,10 +97,14 @@ impl Outgoing {
     /// packet and one wake-up of the client instead of several.
     pub fn new(encoded: Encoded, log: Option<AccessEntry>) -> Outgoing {
         let now = Instant::now();
+        let chunked = encoded.framing() == Framing::Chunked;
         let (mut head, body) = encoded.into_parts();
         let head_len = head.len();
-        let mut rest = VecDeque::new();
-        flatten(body, &mut rest);
+        let (mut rest, mut stream, mut broken) = (VecDeque::new(), None, false);
+        match body {
+            Body::Stream(chunks) => stream = Some(StreamOut::new(chunks, chunked)),
+            body => flatten(body, &mut rest, &mut broken),
+        }
         let limit = (head_len + INLINE_LIMIT) as u64;
         while let Some(part) = rest.front() {
             let start = head.len();
@@ -76,8 +112,8 @@ impl Outgoing {
                 break;
             }
             match part {
-                Body::Bytes(bytes) => head.extend_from_slice(bytes),
-                Body::File { file, offset, len } => {
+                Piece::Bytes(bytes) => head.extend_from_slice(bytes),
+                Piece::File { file, offset, len } => {
                     head.resize(start + *len as usize, 0);
                     // A file that shrank meanwhile stays a file body, for
                     // the sendfile path to report.
@@ -86,7 +122,6 @@ impl Outgoing {
                         break;
                     }
                 }
-                _ => {}
             }
             rest.pop_front();
         }
@@ -97,6 +132,8 @@ impl Outgoing {
             rest,
             part_sent: 0,
             rest_sent: 0,
+            stream,
+            broken,
             started: now,
             last_progress: now,
             log,
@@ -120,6 +157,12 @@ impl Outgoing {
             status,
         });
         Outgoing::new(http1::encode(resp, WriteOptions::new(false, false)), log)
+    }
+
+    /// The producer of a streamed body not yet started, to run on a pool
+    /// thread; it wakes connection `to` when chunks are ready.
+    pub fn take_producer(&mut self, shared: &Arc<Shared>, to: ReplyTo) -> Option<Producer> {
+        self.stream.as_mut()?.start(shared, to)
     }
 
     /// Writes what `stream` (non-blocking) takes now, up to a turn's budget.
@@ -148,12 +191,12 @@ impl Outgoing {
                 return Ok(Progress::Blocked);
             }
             let step = match part {
-                Body::Bytes(bytes) => {
+                Piece::Bytes(bytes) => {
                     let from = usize::try_from(self.part_sent).unwrap_or(usize::MAX);
-                    let more = self.rest.len() > 1;
+                    let more = self.rest.len() > 1 || self.stream.is_some();
                     written(send(stream, bytes.get(from..).unwrap_or_default(), more))?
                 }
-                Body::File { file, offset, len } => {
+                Piece::File { file, offset, len } => {
                     let mut off = libc::off_t::try_from(offset + self.part_sent).map_err(|_| {
                         io::Error::new(io::ErrorKind::InvalidInput, "file offset out of range")
                     })?;
@@ -169,12 +212,6 @@ impl Outgoing {
                     let result = usize::try_from(n).map_err(|_| io::Error::last_os_error());
                     written(result)?
                 }
-                // `flatten` left none of these.
-                _ => {
-                    self.rest.pop_front();
-                    self.part_sent = 0;
-                    continue;
-                }
             };
             match step {
                 Some(n) => {
@@ -185,20 +222,42 @@ impl Outgoing {
                 None => return Ok(Progress::Blocked),
             }
         }
-        Ok(Progress::Done)
+        if self.broken {
+            return Err(io::Error::other("a streamed body inside parts"));
+        }
+        let Some(out) = &mut self.stream else {
+            return Ok(Progress::Done);
+        };
+        let budget = budget_end.saturating_sub(self.rest_sent);
+        let (progress, sent, fresh) = out.advance(stream, budget)?;
+        self.rest_sent += sent;
+        // A new chunk starts the client's clock afresh.
+        if sent > 0 || fresh {
+            self.last_progress = Instant::now();
+        }
+        Ok(progress)
     }
 
-    /// When the client has read too slowly: nothing taken for `timeout`,
-    /// or, past `timeout`, less than `min_rate` bytes a second on average
-    /// (`0` turns the rate check off).
+    /// When the client has read too slowly: see [`rate_deadline`]. A
+    /// stream is produced at its own pace, so it is held to the stall rule
+    /// only, counted while its producer has something to send.
     pub fn deadline(&self, timeout: Duration, min_rate: u64) -> Instant {
-        let stalled = self.last_progress + timeout;
-        if min_rate == 0 {
-            return stalled;
+        if let Some(out) = &self.stream {
+            // Waiting for the producer is not the client's fault.
+            let since = match out.waiting() {
+                true => Instant::now(),
+                false => self.last_progress,
+            };
+            return since + timeout;
         }
         let sent = self.head_sent as u64 + self.rest_sent;
-        let earned = Duration::from_secs_f64(sent as f64 / min_rate as f64);
-        stalled.min(self.started + timeout + earned)
+        rate_deadline(self.started, self.last_progress, sent, timeout, min_rate)
+    }
+
+    /// Whether it waits for a streamed body's producer, which wakes the
+    /// loop when it has more.
+    pub fn waiting(&self) -> bool {
+        self.stream.as_ref().is_some_and(StreamOut::waiting)
     }
 
     /// Writes the access-log line, with the body bytes sent so far.
@@ -221,13 +280,38 @@ impl Outgoing {
     }
 }
 
-/// Appends the non-empty bodies in `body` to `out`, in order.
-fn flatten(body: Body, out: &mut VecDeque<Body>) {
+/// Appends the non-empty pieces of `body` to `out`, in order; a stream
+/// among them sets `broken` and ends the pieces there.
+fn flatten(body: Body, out: &mut VecDeque<Piece>, broken: &mut bool) {
     match body {
-        Body::Parts(parts) => parts.into_iter().for_each(|p| flatten(p, out)),
-        other if other.is_empty() => {}
-        other => out.push_back(other),
+        _ if *broken => {}
+        Body::Empty => {}
+        Body::Bytes(b) if b.is_empty() => {}
+        Body::Bytes(b) => out.push_back(Piece::Bytes(b)),
+        Body::File { len: 0, .. } => {}
+        Body::File { file, offset, len } => out.push_back(Piece::File { file, offset, len }),
+        Body::Parts(parts) => parts.into_iter().for_each(|p| flatten(p, out, broken)),
+        Body::Stream(_) => *broken = true,
     }
+}
+
+/// When a peer that started at `started`, last made progress at `last`
+/// and has moved `bytes` counts as too slow: nothing moved for `timeout`,
+/// or, past `timeout`, less than `min_rate` bytes a second on average
+/// (`0` turns the rate check off). Responses and request bodies alike.
+pub(super) fn rate_deadline(
+    started: Instant,
+    last: Instant,
+    bytes: u64,
+    timeout: Duration,
+    min_rate: u64,
+) -> Instant {
+    let stalled = last + timeout;
+    if min_rate == 0 {
+        return stalled;
+    }
+    let earned = Duration::from_secs_f64(bytes as f64 / min_rate as f64);
+    stalled.min(started + timeout + earned)
 }
 
 /// Whether access-log lines are wanted.
@@ -236,7 +320,7 @@ pub(super) fn access_log_enabled() -> bool {
 }
 
 /// `send(2)` on a socket, with `MSG_MORE` if `more`.
-fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
+pub(super) fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
     let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     // SAFETY: `buf` is valid for `buf.len()` bytes and the descriptor is
     // open for the call.
@@ -246,7 +330,7 @@ fn send(stream: &TcpStream, buf: &[u8], more: bool) -> io::Result<usize> {
 
 /// A write's outcome: `Some(n)` bytes taken, `None` when the socket is
 /// full; interruptions count as nothing taken yet but not full.
-fn written(result: io::Result<usize>) -> io::Result<Option<usize>> {
+pub(super) fn written(result: io::Result<usize>) -> io::Result<Option<usize>> {
     match result {
         Ok(0) => Err(io::ErrorKind::WriteZero.into()),
         Ok(n) => Ok(Some(n)),

@@ -17,7 +17,7 @@ use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
 use http::{Method, StatusCode};
 
 use crate::path::{self, RequestPath};
-use crate::{Error, Handler, Request, ResolveError, Response, response};
+use crate::{Error, Handler, Needs, Request, ResolveError, Response, response};
 use representation::FileSet;
 
 /// Serves the files under a document root.
@@ -43,12 +43,12 @@ use representation::FileSet;
 ///   (see [`StaticFiles::precompressed`]).
 ///
 /// ```
-/// use otuserver_core::{Handler, Request, StaticFiles};
+/// use otuserver_core::{Bytes, Handler, StaticFiles, http};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let dir = std::env::temp_dir();
 /// let files = StaticFiles::new(&dir)?.generate_index(true);
-/// let req = Request::builder().uri("/").header("host", "x").body(())?;
+/// let req = http::Request::builder().uri("/").header("host", "x").body(Bytes::new())?;
 /// assert_eq!(files.handle(req).status(), 200);
 /// # Ok(())
 /// # }
@@ -261,6 +261,14 @@ impl Handler for StaticFiles {
                 }
                 response::status_page(e.status())
             }
+        }
+    }
+    /// It only opens and stats files, so it runs on the event loop; it
+    /// reads no bodies (a body sent to it is dropped or left unread).
+    fn needs(&self, _req: &Request) -> Needs {
+        Needs {
+            blocking: false,
+            body: false,
         }
     }
 }
