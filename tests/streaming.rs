@@ -1,0 +1,235 @@
+//! Streamed response bodies: unknown length, chunked to HTTP/1.1 clients
+//! and close-delimited to HTTP/1.0, produced on a pool thread only as fast
+//! as the client reads, and stopped when the client goes.
+
+mod common;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, changed, config, connect, read_response};
+use otuserver_core::{Body, Bytes, Request, Response, response};
+
+const CHUNK: usize = 64 * 1024;
+
+/// A response of `chunks` chunks of `CHUNK` bytes each, counted as they are
+/// made, with `dropped` set when the producer lets go of them.
+fn stream_of(chunks: usize, made: Arc<AtomicUsize>, dropped: Arc<AtomicBool>) -> Response {
+    struct Chunks {
+        left: usize,
+        block: Bytes,
+        made: Arc<AtomicUsize>,
+        dropped: Arc<AtomicBool>,
+    }
+    impl Iterator for Chunks {
+        type Item = io::Result<Bytes>;
+        fn next(&mut self) -> Option<Self::Item> {
+            if self.left == 0 {
+                return None;
+            }
+            self.left -= 1;
+            self.made.fetch_add(1, Ordering::SeqCst);
+            Some(Ok(self.block.clone()))
+        }
+    }
+    impl Drop for Chunks {
+        fn drop(&mut self) {
+            self.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+    let chunks = Chunks {
+        left: chunks,
+        block: Bytes::from(vec![b'x'; CHUNK]),
+        made,
+        dropped,
+    };
+    response::with_body(http_ok(), "application/octet-stream", Body::stream(chunks))
+}
+
+fn http_ok() -> otuserver_core::http::StatusCode {
+    otuserver_core::http::StatusCode::OK
+}
+
+/// Reads a chunked body from `r` to its last chunk; its length.
+fn read_chunked<R: BufRead>(r: &mut R) -> u64 {
+    let mut total = 0;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        r.read_until(b'\n', &mut line).unwrap();
+        assert!(line.ends_with(b"\r\n"), "{line:?}");
+        let size = std::str::from_utf8(&line[..line.len() - 2]).unwrap();
+        let size = u64::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            line.clear();
+            r.read_until(b'\n', &mut line).unwrap();
+            assert_eq!(line, b"\r\n");
+            return total;
+        }
+        let copied = io::copy(&mut r.by_ref().take(size), &mut io::sink()).unwrap();
+        assert_eq!(copied, size, "a chunk cut short");
+        total += size;
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf).unwrap();
+        assert_eq!(&crlf, b"\r\n");
+    }
+}
+
+/// The head of a response read from `r`, up to its blank line.
+fn read_head<R: BufRead>(r: &mut R) -> String {
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        let n = r.read_line(&mut head).unwrap();
+        assert!(n > 0, "closed in the head: {head}");
+    }
+    head
+}
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_gibibyte_streams_in_little_memory() {
+    let handler =
+        |_req: Request| -> Response { stream_of(16 * 1024, Arc::default(), Arc::default()) };
+    let srv = TestServer::start(handler, config(1, Duration::from_secs(10)));
+    let before = rss_kib();
+    let peak = Arc::new(AtomicUsize::new(before as usize));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                peak.fetch_max(rss_kib() as usize, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /export.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::with_capacity(CHUNK, s);
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert_eq!(read_chunked(&mut r), 1 << 30);
+    done.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let grew = peak.load(Ordering::SeqCst) as u64 - before;
+    assert!(grew < 32 * 1024, "resident memory grew by {grew} KiB");
+    // The connection stays open for the next request.
+    let mut s = r.into_inner();
+    s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    read_head(&mut r);
+    assert_eq!(read_chunked(&mut r), 1 << 30);
+}
+
+#[test]
+fn http_1_0_gets_the_body_until_the_close_and_head_gets_the_head() {
+    let handler = |_req: Request| -> Response {
+        response::with_body(
+            http_ok(),
+            "text/csv",
+            Body::from_reader(io::Cursor::new(b"a,b\n1,2\n".repeat(10_000))),
+        )
+    };
+    let srv = TestServer::start(handler, config(1, Duration::from_secs(5)));
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /rows.csv HTTP/1.0\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    assert!(!head.contains("Transfer-Encoding"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert_eq!(body.len(), 80_000);
+
+    // HEAD: the head a GET would get, no body, and the connection goes on.
+    let mut s = connect(srv.addr);
+    s.write_all(b"HEAD /rows.csv HTTP/1.1\r\nHost: x\r\n\r\nGET /rows.csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let head = read_head(&mut r);
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(read_chunked(&mut r), 80_000);
+}
+
+#[test]
+fn a_reader_that_stops_is_dropped_and_frees_the_producer() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (m, d) = (Arc::clone(&made), Arc::clone(&dropped));
+    let handler =
+        move |_req: Request| -> Response { stream_of(16 * 1024, Arc::clone(&m), Arc::clone(&d)) };
+    let cfg = changed(&config(1, Duration::from_secs(1)), |c| c.pool_threads(1));
+    let srv = TestServer::start(handler, cfg);
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).unwrap();
+    // Stop reading. The server cuts the connection after the timeout, and
+    // the producer, blocked a few chunks ahead, lets go.
+    let started = Instant::now();
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "producer still held"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let produced = made.load(Ordering::SeqCst);
+    assert!(
+        produced < 256,
+        "{produced} chunks made for a client that read 1 KiB"
+    );
+    // The one pool thread is free again.
+    let mut s = connect(srv.addr);
+    s.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s, true).status, 200);
+}
+
+#[test]
+fn a_failing_stream_ends_the_connection_without_the_last_chunk() {
+    let handler = |_req: Request| -> Response {
+        let chunks = vec![
+            Ok(Bytes::from_static(b"first ")),
+            Err(io::Error::other("the export failed")),
+        ];
+        response::with_body(http_ok(), "text/plain", Body::stream(chunks))
+    };
+    let srv = TestServer::start(handler, config(1, Duration::from_secs(5)));
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("\r\n6\r\nfirst \r\n"), "{text}");
+    assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+}
