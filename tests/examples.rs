@@ -206,6 +206,10 @@ fn each_example_runs_as_its_comment_says() {
         ("router", "/static/", "<h1>It works</h1>"),
         ("middleware", "/docs/", "<h1>docs/</h1>"),
         ("custom_handler", "/", "hit 1 in all"),
+        ("notes", "/", "<h1>It works</h1>"),
+        ("slow_backend", "/docs/", "<h1>docs/</h1>"),
+        // A 256 MiB export: its head only (the body is not read here).
+        ("stream", "/", ""),
     ];
     for (name, path, want) in cases {
         let source =
@@ -252,4 +256,102 @@ fn a_missing_root_is_one_line_naming_it() {
         err.trim_end(),
         "hello: port \"eighty\": not a number from 0 to 65535"
     );
+}
+
+/// Sends `method target` with `body` (JSON) on a new connection.
+fn call(addr: SocketAddr, method: &str, target: &str, body: &str) -> common::Resp {
+    let req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    common::exchange(addr, req.as_bytes())
+}
+
+#[test]
+fn notes_keeps_notes_beside_the_demo_site() {
+    let ex = Example::start("notes", &["0"]);
+    let a = ex.addr;
+    let r = call(a, "POST", "/api/notes", r#"{"text":"buy milk"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/api/notes/1"));
+    assert_eq!(r.text(), "{\"id\":1,\"text\":\"buy milk\"}\n");
+    call(a, "POST", "/api/notes", r#"{"text":"call ané"}"#);
+    assert_eq!(
+        call(a, "GET", "/api/notes", "").text(),
+        "[{\"id\":1,\"text\":\"buy milk\"},{\"id\":2,\"text\":\"call ané\"}]\n"
+    );
+    assert_eq!(
+        call(a, "GET", "/api/notes/2", "").text(),
+        call(a, "GET", "/api/notes?id=2", "").text()
+    );
+    assert_eq!(call(a, "POST", "/api/notes", "not json").status, 400);
+    assert_eq!(call(a, "POST", "/api/notes", r#"{"txt":1}"#).status, 400);
+    assert_eq!(call(a, "DELETE", "/api/notes/1", "").status, 204);
+    assert_eq!(call(a, "GET", "/api/notes/1", "").status, 404);
+    assert_eq!(call(a, "DELETE", "/api/notes/1", "").status, 404);
+    let r = call(a, "PUT", "/api/notes", "{}");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, POST, HEAD, OPTIONS"));
+    // The demo site is there too.
+    assert_eq!(get(a, "/style.css").status, 200);
+}
+
+#[test]
+fn slow_backend_serves_a_crowd_in_the_time_its_pool_allows() {
+    // 100 clients of a 200 ms handler, 32 pool threads: four rounds, about
+    // 0.8 s; the static files answer at once meanwhile.
+    let ex = Example::start("slow_backend", &["0"]);
+    let addr = ex.addr;
+    let started = Instant::now();
+    let crowd: Vec<_> = (0..100)
+        .map(|_| std::thread::spawn(move || get(addr, "/slow").status))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let asked = Instant::now();
+    assert_eq!(get(addr, "/style.css").status, 200);
+    let static_took = asked.elapsed();
+    for c in crowd {
+        assert_eq!(c.join().unwrap(), 200);
+    }
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(750), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(static_took < Duration::from_millis(100), "{static_took:?}");
+}
+
+#[test]
+fn stream_exports_a_csv_row_by_row() {
+    let ex = Example::start("stream", &["3", "0"]);
+    let mut s = std::net::TcpStream::connect(ex.addr).unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(r.read_line(&mut head).unwrap() > 0);
+    }
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\ncontent-type: text/csv; charset=utf-8\r\n"),
+        "{head}"
+    );
+    let mut csv = Vec::new();
+    let len = common::read_chunked_with(&mut r, |chunk| csv.extend_from_slice(chunk));
+    assert!(len >= 3 << 20, "{len}");
+    let text = String::from_utf8(csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,name,score,checksum"));
+    for (n, line) in lines.enumerate() {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), 4, "{line}");
+        assert_eq!(fields[0], (n + 1).to_string(), "rows in order, none lost");
+    }
+    assert!(text.ends_with('\n'));
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestServer, changed, config, connect, read_response};
+use common::{TestServer, changed, config, connect, read_chunked, read_response};
 use otuserver_core::{Body, Bytes, Request, Response, response};
 
 const CHUNK: usize = 64 * 1024;
@@ -50,31 +50,6 @@ fn stream_of(chunks: usize, made: Arc<AtomicUsize>, dropped: Arc<AtomicBool>) ->
 
 fn http_ok() -> otuserver_core::http::StatusCode {
     otuserver_core::http::StatusCode::OK
-}
-
-/// Reads a chunked body from `r` to its last chunk; its length.
-fn read_chunked<R: BufRead>(r: &mut R) -> u64 {
-    let mut total = 0;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        r.read_until(b'\n', &mut line).unwrap();
-        assert!(line.ends_with(b"\r\n"), "{line:?}");
-        let size = std::str::from_utf8(&line[..line.len() - 2]).unwrap();
-        let size = u64::from_str_radix(size, 16).unwrap();
-        if size == 0 {
-            line.clear();
-            r.read_until(b'\n', &mut line).unwrap();
-            assert_eq!(line, b"\r\n");
-            return total;
-        }
-        let copied = io::copy(&mut r.by_ref().take(size), &mut io::sink()).unwrap();
-        assert_eq!(copied, size, "a chunk cut short");
-        total += size;
-        let mut crlf = [0u8; 2];
-        r.read_exact(&mut crlf).unwrap();
-        assert_eq!(&crlf, b"\r\n");
-    }
 }
 
 /// The head of a response read from `r`, up to its blank line.

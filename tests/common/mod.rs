@@ -247,3 +247,36 @@ pub fn assert_alive(addr: SocketAddr) {
     assert_eq!(r.status, 200, "server stopped answering");
     assert_eq!(r.body, b"<p>page</p>\n");
 }
+
+/// Reads a chunked body from `r` to its last chunk, handing each chunk's
+/// bytes to `each`; the body's length.
+pub fn read_chunked_with<R: std::io::BufRead>(r: &mut R, mut each: impl FnMut(&[u8])) -> u64 {
+    let mut total = 0;
+    let mut line = Vec::new();
+    let mut chunk = Vec::new();
+    loop {
+        line.clear();
+        r.read_until(b'\n', &mut line).unwrap();
+        assert!(line.ends_with(b"\r\n"), "{line:?}");
+        let size = std::str::from_utf8(&line[..line.len() - 2]).unwrap();
+        let size = usize::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            line.clear();
+            r.read_until(b'\n', &mut line).unwrap();
+            assert_eq!(line, b"\r\n");
+            return total;
+        }
+        chunk.resize(size, 0);
+        r.read_exact(&mut chunk).unwrap();
+        each(&chunk);
+        total += size as u64;
+        let mut crlf = [0u8; 2];
+        r.read_exact(&mut crlf).unwrap();
+        assert_eq!(&crlf, b"\r\n");
+    }
+}
+
+/// Reads a chunked body from `r` to its last chunk; its length.
+pub fn read_chunked<R: std::io::BufRead>(r: &mut R) -> u64 {
+    read_chunked_with(r, |_| {})
+}
