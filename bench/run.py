@@ -16,6 +16,7 @@ SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CORES = os.cpu_count() or 2
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OTUSERVER = os.path.join(ROOT_DIR, "target", "release", "otuserver")
+SLOW_BACKEND = os.path.join(ROOT_DIR, "target", "release", "examples", "slow_backend")
 
 
 def free_port():
@@ -184,6 +185,28 @@ TESTS = [
 ]
 
 
+def blocking_handler():
+    """(f): the slow_backend example's 200 ms handler at -c100, run on the
+    worker pool (its default) and on the event loops (--inline)."""
+    rows = {}
+    for name, flags in (("pool", []), ("on the loop", ["--inline"])):
+        port = free_port()
+        server = Server(name, [SLOW_BACKEND] + flags + [str(port)], port)
+        try:
+            rows[name] = wrk(f"http://127.0.0.1:{port}/slow", 100)
+        finally:
+            server.stop()
+    print("\n| (f) wrk -c100, a handler that blocks 200 ms | figure | pool | on the loop "
+          "| pool/loop |")
+    print("|---|---|---|---|---|")
+    for label, key, fmt in (("req/s", "rps", "{:,.1f}"), ("p99 ms", "p99", "{:,.0f}"),
+                            ("failed (wrk's 2 s timeout)", "failed", "{:d}")):
+        vals = [rows["pool"][key], rows["on the loop"][key]]
+        ratio = f"{vals[0] / vals[1]:.2f}" if vals[1] else "-"
+        print(f"| (f) | {label} | " + " | ".join(fmt.format(v) for v in vals) + f" | {ratio} |")
+    return rows["pool"]["failed"]
+
+
 def main():
     base = tempfile.mkdtemp(prefix="otuserver-bench-")
     root = make_docroot(base)
@@ -222,6 +245,7 @@ def main():
     peaks = [results[(n, "peak")] / 1024 for n in names]
     print("| (e) peak resident memory | MiB | " + " | ".join(f"{p:.1f}" for p in peaks)
           + f" | {peaks[0] / peaks[1]:.2f} |")
+    failed += blocking_handler()
     if failed:
         print(f"\nFAIL: otuserver had {failed} failed requests")
         sys.exit(1)

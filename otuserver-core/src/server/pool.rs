@@ -61,7 +61,9 @@ impl Mailbox {
 
     /// Everything posted so far.
     pub fn take(&self) -> Vec<Mail> {
-        if !self.pending.swap(false, Ordering::AcqRel) {
+        // A load first: on every turn of every loop, and a write would
+        // take the cache line from the other loops' cores.
+        if !self.pending.load(Ordering::Acquire) || !self.pending.swap(false, Ordering::AcqRel) {
             return Vec::new();
         }
         std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()))
