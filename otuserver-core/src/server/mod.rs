@@ -222,6 +222,9 @@ impl Server {
                         .unwrap_or_else(|_| {
                             Err(Error::Io(std::io::Error::other("an event loop panicked")))
                         });
+                    // The listener closes with its last holder: let go of it
+                    // before `serve` can learn this loop has ended and return.
+                    drop(listener);
                     mine.loop_ended(result);
                 });
             if let Err(e) = spawned {
