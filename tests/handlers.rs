@@ -255,3 +255,42 @@ fn the_router_says_per_request_what_its_handler_needs() {
     assert!(needs("/slow").body);
     assert!(!needs("/nowhere").blocking);
 }
+
+/// CPU time this process has used.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+#[test]
+fn a_client_that_resets_while_its_handler_runs_costs_no_cpu() {
+    // While a request is with the pool the loop does not watch its socket
+    // for reading; a reset must not make it report the socket on every
+    // turn (a loop spinning for as long as the handler runs).
+    let handler = |_req: Request| -> Response {
+        std::thread::sleep(Duration::from_millis(800));
+        response::text("late\n")
+    };
+    let srv = TestServer::start(handler, config(1, Duration::from_secs(5)));
+    for _ in 0..4 {
+        let s = connect(srv.addr);
+        (&s).write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let s = socket2::Socket::from(s);
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s); // RST
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    std::thread::sleep(Duration::from_millis(500));
+    let used = cpu_time() - cpu;
+    assert!(
+        used < Duration::from_millis(150),
+        "{used:?} of CPU in {:?}",
+        wall.elapsed()
+    );
+    assert_eq!(get(srv.addr, "/").status, 200);
+}

@@ -62,61 +62,6 @@ fn read_head<R: BufRead>(r: &mut R) -> String {
     head
 }
 
-/// This process's resident memory, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-#[test]
-fn a_gibibyte_streams_in_little_memory() {
-    let handler =
-        |_req: Request| -> Response { stream_of(16 * 1024, Arc::default(), Arc::default()) };
-    let srv = TestServer::start(handler, config(1, Duration::from_secs(10)));
-    let before = rss_kib();
-    let peak = Arc::new(AtomicUsize::new(before as usize));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-        std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                peak.fetch_max(rss_kib() as usize, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
-    let mut s = connect(srv.addr);
-    s.write_all(b"GET /export.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut r = BufReader::with_capacity(CHUNK, s);
-    let head = read_head(&mut r);
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(
-        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
-        "{head}"
-    );
-    assert!(
-        !head.to_ascii_lowercase().contains("content-length"),
-        "{head}"
-    );
-    assert_eq!(read_chunked(&mut r), 1 << 30);
-    done.store(true, Ordering::SeqCst);
-    sampler.join().unwrap();
-    let grew = peak.load(Ordering::SeqCst) as u64 - before;
-    assert!(grew < 32 * 1024, "resident memory grew by {grew} KiB");
-    // The connection stays open for the next request.
-    let mut s = r.into_inner();
-    s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut r = BufReader::new(s);
-    read_head(&mut r);
-    assert_eq!(read_chunked(&mut r), 1 << 30);
-}
-
 #[test]
 fn http_1_0_gets_the_body_until_the_close_and_head_gets_the_head() {
     let handler = |_req: Request| -> Response {
@@ -207,4 +152,37 @@ fn a_failing_stream_ends_the_connection_without_the_last_chunk() {
     let text = String::from_utf8_lossy(&all);
     assert!(text.contains("\r\n6\r\nfirst \r\n"), "{text}");
     assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+}
+
+#[test]
+fn a_panicking_stream_is_cut_off_and_its_thread_lives_on() {
+    let handler = |req: Request| -> Response {
+        if req.uri().path() == "/ok" {
+            return response::text("ok\n");
+        }
+        let mut sent = false;
+        let chunks = std::iter::from_fn(move || {
+            if sent {
+                panic!("the export broke");
+            }
+            sent = true;
+            Some(Ok(Bytes::from_static(b"first ")))
+        });
+        response::with_body(http_ok(), "text/plain", Body::stream(chunks))
+    };
+    let cfg = changed(&config(1, Duration::from_secs(5)), |c| c.pool_threads(1));
+    let srv = TestServer::start(handler, cfg);
+    for _ in 0..3 {
+        let mut s = connect(srv.addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.contains("\r\n6\r\nfirst \r\n"), "{text}");
+        assert!(!text.ends_with("0\r\n\r\n"), "{text}");
+    }
+    // The one pool thread still answers.
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s, false).text(), "ok\n");
 }

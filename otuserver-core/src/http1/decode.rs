@@ -9,8 +9,9 @@ use crate::RequestError;
 
 /// The most hex digits of a chunk size: 16 fill a `u64`.
 const MAX_SIZE_DIGITS: u8 = 16;
-/// The longest chunk extension accepted (they are ignored), per chunk.
-const MAX_EXTENSION: usize = 4096;
+/// The most chunk-extension bytes accepted in one body (they are ignored),
+/// so that framing cannot outweigh the data it frames.
+const MAX_EXTENSION: usize = 16 * 1024;
 /// The most trailer bytes accepted (trailers are read and dropped).
 const MAX_TRAILERS: usize = 8192;
 
@@ -23,6 +24,9 @@ pub struct BodyDecoder {
     limit: u64,
     /// Body bytes decoded so far.
     received: u64,
+    /// Chunk-extension and trailer bytes read so far.
+    extensions: usize,
+    trailers: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +40,13 @@ enum State {
         value: u64,
         digits: u8,
     },
-    /// After the size: an extension (`len` bytes so far), up to the line's
-    /// CR.
+    /// After the size: whitespace, before `;` or the line's CR.
+    SizeWs {
+        value: u64,
+    },
+    /// An extension, after its `;`, up to the line's CR.
     Extension {
         value: u64,
-        len: usize,
     },
     /// The LF that ends a chunk-size line.
     SizeLf {
@@ -84,6 +90,8 @@ impl BodyDecoder {
             state,
             limit,
             received: 0,
+            extensions: 0,
+            trailers: 0,
         })
     }
 
@@ -117,6 +125,7 @@ impl BodyDecoder {
                 }
                 _ => {
                     self.state = self.step(rest[0])?;
+                    self.count_framing()?;
                     used += 1;
                 }
             }
@@ -135,20 +144,14 @@ impl BodyDecoder {
                 },
                 Some(_) => return bad("chunk size too long"),
                 None if digits == 0 => return bad("chunk size missing"),
-                None => match b {
-                    b'\r' => State::SizeLf { value },
-                    b';' | b' ' | b'\t' => State::Extension { value, len: 0 },
-                    _ => return bad("bad chunk size"),
-                },
+                None => after_size(value, b)?,
             },
-            State::Extension { value, len } => match b {
+            // RFC 9112 section 7.1.1: BWS before the `;` of an extension.
+            State::SizeWs { value } => after_size(value, b)?,
+            State::Extension { value } => match b {
                 b'\r' => State::SizeLf { value },
                 b'\n' => return bad("chunk-size line without CR"),
-                _ if len >= MAX_EXTENSION => return bad("chunk extension too long"),
-                _ => State::Extension {
-                    value,
-                    len: len + 1,
-                },
+                _ => State::Extension { value },
             },
             State::SizeLf { value } => match b {
                 b'\n' if value == 0 => State::Trailer { len: 0 },
@@ -169,7 +172,6 @@ impl BodyDecoder {
             State::Trailer { len } => match b {
                 b'\r' => State::TrailerLf { empty: len == 0 },
                 b'\n' => return bad("trailer line without CR"),
-                _ if len >= MAX_TRAILERS => return bad("trailers too long"),
                 _ => State::Trailer { len: len + 1 },
             },
             State::TrailerLf { empty } => match (b, empty) {
@@ -181,12 +183,39 @@ impl BodyDecoder {
         })
     }
 
+    /// Counts a byte of extension or trailer, refusing too many in all.
+    fn count_framing(&mut self) -> Result<(), RequestError> {
+        match self.state {
+            State::Extension { .. } => self.extensions += 1,
+            State::Trailer { len } if len > 0 => self.trailers += 1,
+            _ => return Ok(()),
+        }
+        if self.extensions > MAX_EXTENSION {
+            return Err(RequestError::Malformed("chunk extensions too long"));
+        }
+        if self.trailers > MAX_TRAILERS {
+            return Err(RequestError::Malformed("trailers too long"));
+        }
+        Ok(())
+    }
+
     /// `next`, once a chunk of `size` bytes is known to fit the limit.
     fn chunk_start(&self, size: u64, next: State) -> Result<State, RequestError> {
         match self.received.checked_add(size) {
             Some(total) if total <= self.limit => Ok(next),
             _ => Err(RequestError::BodyTooLarge { limit: self.limit }),
         }
+    }
+}
+
+/// The state after byte `b` that follows the digits (and perhaps some
+/// whitespace) of the chunk size `value`.
+fn after_size(value: u64, b: u8) -> Result<State, RequestError> {
+    match b {
+        b'\r' => Ok(State::SizeLf { value }),
+        b';' => Ok(State::Extension { value }),
+        b' ' | b'\t' => Ok(State::SizeWs { value }),
+        _ => Err(RequestError::Malformed("bad chunk size")),
     }
 }
 
@@ -258,6 +287,7 @@ mod tests {
             b"5\rhello",
             b"10000000000000000\r\n",
             b"0x5\r\nhello\r\n0\r\n\r\n",
+            b"5 x\r\nhello\r\n0\r\n\r\n",
         ];
         for input in cases {
             let mut d = BodyDecoder::new(BodyFraming::Chunked, 1 << 20).unwrap();
@@ -272,6 +302,20 @@ mod tests {
         long_ext.extend(std::iter::repeat_n(b'x', MAX_EXTENSION + 1));
         let mut d = BodyDecoder::new(BodyFraming::Chunked, 1 << 20).unwrap();
         assert!(d.decode(&long_ext, &mut Vec::new()).is_err());
+        // Extensions and trailers are bounded over the whole body, not per
+        // chunk or line: many small ones add up.
+        let mut many = Vec::new();
+        for _ in 0..2000 {
+            many.extend_from_slice(b"1;abcdefghij\r\nx\r\n");
+        }
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, 1 << 20).unwrap();
+        assert!(d.decode(&many, &mut Vec::new()).is_err(), "extensions");
+        let mut trailers = b"0\r\n".to_vec();
+        for _ in 0..3000 {
+            trailers.extend_from_slice(b"a: b\r\n");
+        }
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, 1 << 20).unwrap();
+        assert!(d.decode(&trailers, &mut Vec::new()).is_err(), "trailers");
     }
 
     #[test]

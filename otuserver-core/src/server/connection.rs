@@ -192,15 +192,25 @@ impl Connection {
                 self.read_body(cx);
                 self.proceed(cx);
             }
+            // The socket said something while the response is awaited
+            // from the pool: a hang-up, or pipelined bytes to keep.
+            State::Handling(_) => {
+                if self.fill(cx.config).is_err() {
+                    self.state = State::Closed;
+                }
+            }
             State::Write { .. } => self.proceed(cx),
-            State::Handling(_) | State::Closed => {}
+            State::Closed => {}
         }
     }
 
     /// The handler's `response` is back from the pool.
     pub fn on_reply<H: Handler>(&mut self, response: Response, cx: &mut Context<'_, H>) {
-        let State::Handling(exchange) = std::mem::replace(&mut self.state, State::Closed) else {
+        if !matches!(self.state, State::Handling(_)) {
             log::error!("a reply for connection {} came unasked", self.id);
+            return;
+        }
+        let State::Handling(exchange) = std::mem::replace(&mut self.state, State::Closed) else {
             return;
         };
         self.start_response(response, *exchange, cx);
@@ -296,7 +306,16 @@ impl Connection {
         let mut exchange = Exchange::new(&head.request, head.keep_alive);
         let mut request = head.request.map(|()| Bytes::new());
         request.extensions_mut().insert(ClientAddr(self.peer));
-        let needs = cx.handler.needs(&request);
+        let handler = cx.handler;
+        let Ok(needs) = catch_unwind(AssertUnwindSafe(|| handler.needs(&request))) else {
+            log::error!(
+                "handler panicked deciding how to run a request from {}",
+                self.peer
+            );
+            exchange.keep_alive = false;
+            let failed = response::status_page(StatusCode::INTERNAL_SERVER_ERROR);
+            return self.start_response(failed, exchange, cx);
+        };
         if head.body == BodyFraming::None {
             return self.run(request, exchange, needs.blocking, cx);
         }

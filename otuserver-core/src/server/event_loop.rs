@@ -319,14 +319,17 @@ impl<H: Handler> Loop<'_, H> {
         if interest == slot.watching {
             return;
         }
-        let event = match interest {
-            Interest::Read => Event::readable(key),
-            Interest::Write => Event::writable(key),
-            Interest::Wait => Event::none(key),
+        // While waiting, the socket reports only a hang-up or an error
+        // (epoll reports those whatever is asked), once: level-triggered,
+        // it would report it on every turn until the pool replies.
+        let (event, mode) = match interest {
+            Interest::Read => (Event::readable(key), PollMode::Level),
+            Interest::Write => (Event::writable(key), PollMode::Level),
+            Interest::Wait => (Event::none(key), PollMode::Oneshot),
         };
         let watched = self
             .poller
-            .modify_with_mode(slot.conn.stream(), event, PollMode::Level);
+            .modify_with_mode(slot.conn.stream(), event, mode);
         slot.watching = interest;
         if watched.is_err() {
             self.close(key);

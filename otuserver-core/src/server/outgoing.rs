@@ -80,8 +80,8 @@ pub(super) struct Outgoing {
     rest_sent: u64,
     /// A streamed body, after `rest`.
     stream: Option<StreamOut>,
-    /// A stream was found among parts of known length: the response is cut
-    /// off there.
+    /// A stream was found among parts of known length: nothing of the
+    /// response can be sent.
     broken: bool,
     started: Instant,
     last_progress: Instant,
@@ -167,6 +167,10 @@ impl Outgoing {
 
     /// Writes what `stream` (non-blocking) takes now, up to a turn's budget.
     pub fn advance(&mut self, stream: &TcpStream) -> io::Result<Progress> {
+        if self.broken {
+            // Its head would promise a framing its parts cannot keep.
+            return Err(io::Error::other("a streamed body inside parts"));
+        }
         // With more to follow, the head waits for it in the kernel
         // (MSG_MORE), so both leave in the same packets.
         while self.head_sent < self.head.len() {
@@ -222,9 +226,6 @@ impl Outgoing {
                 None => return Ok(Progress::Blocked),
             }
         }
-        if self.broken {
-            return Err(io::Error::other("a streamed body inside parts"));
-        }
         let Some(out) = &mut self.stream else {
             return Ok(Progress::Done);
         };
@@ -239,19 +240,24 @@ impl Outgoing {
     }
 
     /// When the client has read too slowly: see [`rate_deadline`]. A
-    /// stream is produced at its own pace, so it is held to the stall rule
-    /// only, counted while its producer has something to send.
+    /// stream is produced at its own pace: the time spent waiting for its
+    /// producer is not counted against the client, and while it waits the
+    /// client is not held to anything.
     pub fn deadline(&self, timeout: Duration, min_rate: u64) -> Instant {
-        if let Some(out) = &self.stream {
-            // Waiting for the producer is not the client's fault.
-            let since = match out.waiting() {
-                true => Instant::now(),
-                false => self.last_progress,
-            };
-            return since + timeout;
-        }
+        let now = Instant::now();
+        let waited = match &self.stream {
+            Some(out) if out.waiting() => return now + timeout,
+            Some(out) => out.waited(now),
+            None => Duration::ZERO,
+        };
         let sent = self.head_sent as u64 + self.rest_sent;
-        rate_deadline(self.started, self.last_progress, sent, timeout, min_rate)
+        rate_deadline(
+            self.started + waited,
+            self.last_progress,
+            sent,
+            timeout,
+            min_rate,
+        )
     }
 
     /// Whether it waits for a streamed body's producer, which wakes the

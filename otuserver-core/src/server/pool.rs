@@ -122,7 +122,9 @@ impl<H: Handler> Pool<H> {
         if q.closed || q.jobs.len() >= self.capacity {
             return Err(Refused);
         }
-        if q.idle == 0 && q.threads < self.max_threads {
+        // A thread for every job no idle thread will take: a woken thread
+        // counts as idle until it runs, so compare with the queue.
+        if q.jobs.len() >= q.idle && q.threads < self.max_threads {
             let pool = Arc::clone(self);
             let started = std::thread::Builder::new()
                 .name(format!("otuserver-pool-{}", q.threads))
@@ -143,11 +145,18 @@ impl<H: Handler> Pool<H> {
         Ok(())
     }
 
-    /// Lets idle threads end and refuses new jobs (at shutdown). A thread
-    /// still inside a handler ends when the handler returns.
+    /// Lets idle threads end, drops the jobs still queued and refuses new
+    /// ones (at shutdown). A thread still inside a handler ends when the
+    /// handler returns.
     pub fn close(&self) {
-        self.lock().closed = true;
+        let dropped = {
+            let mut q = self.lock();
+            q.closed = true;
+            // Their connections are closed: nobody is left to answer.
+            std::mem::take(&mut q.jobs)
+        };
         self.work.notify_all();
+        drop(dropped);
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {

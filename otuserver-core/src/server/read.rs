@@ -12,6 +12,9 @@ use crate::http1;
 
 /// How much a closing connection is drained.
 const LINGER_BYTES: usize = 64 * 1024;
+/// The most body bytes read from one connection in one turn of the loop,
+/// so that a fast uploader does not keep the others waiting.
+const READ_BUDGET: usize = 256 * 1024;
 /// The interim answer to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -41,10 +44,10 @@ pub(super) fn fill(
 }
 
 /// Moves a request body on: decodes what `buf` holds, then reads the
-/// socket through `scratch` while the body is incomplete; bytes after the
-/// body stay in `buf`. `Ok(true)` once the body is whole, `Ok(false)` while
-/// more must come; `Err(Some(_))` for a body to refuse, `Err(None)` for a
-/// connection that ended.
+/// socket through `scratch` while the body is incomplete, up to a turn's
+/// budget; bytes after the body stay in `buf`. `Ok(true)` once the body is
+/// whole, `Ok(false)` while more must come; `Err(Some(_))` for a body to
+/// refuse, `Err(None)` for a connection that ended.
 pub(super) fn body(
     incoming: &mut Incoming,
     buf: &mut Vec<u8>,
@@ -54,7 +57,12 @@ pub(super) fn body(
 ) -> Result<bool, Option<RequestError>> {
     let used = incoming.feed(buf, now)?;
     buf.drain(..used);
+    let mut read_now = 0;
     while !incoming.is_done() {
+        if read_now >= READ_BUDGET {
+            // More next turn: the socket stays readable.
+            return Ok(false);
+        }
         // The body will be read: a client that waits for leave to send it
         // gets it, once.
         if incoming.take_expectation() && (&*stream).write_all(CONTINUE).is_err() {
@@ -63,6 +71,7 @@ pub(super) fn body(
         match (&*stream).read(scratch) {
             Ok(0) => return Err(None),
             Ok(n) => {
+                read_now += n;
                 let read = &scratch[..n];
                 let used = incoming.feed(read, now)?;
                 buf.extend_from_slice(&read[used..]);

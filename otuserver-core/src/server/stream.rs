@@ -6,9 +6,11 @@
 
 use std::io;
 use std::net::TcpStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -76,7 +78,13 @@ impl Producer {
             shared,
             to,
         } = self;
-        for chunk in chunks {
+        let mut chunks = chunks;
+        loop {
+            // A panic in the handler's iterator ends the body as an error
+            // (the client sees it cut short) and leaves the thread alive.
+            let next = catch_unwind(AssertUnwindSafe(|| chunks.next()))
+                .unwrap_or_else(|_| Some(Err(io::Error::other("the body's producer panicked"))));
+            let Some(chunk) = next else { break };
             if matches!(&chunk, Ok(b) if b.is_empty()) {
                 continue;
             }
@@ -84,7 +92,7 @@ impl Producer {
             if tx.send(chunk).is_err() {
                 return;
             }
-            if waiting.swap(false, Ordering::AcqRel) {
+            if waiting.swap(false, Ordering::SeqCst) {
                 shared.post(to.lp, Mail::Ready(to));
             }
             if last {
@@ -93,7 +101,7 @@ impl Producer {
         }
         // The end is the channel's close, which a waiting consumer must see.
         drop(tx);
-        if waiting.swap(false, Ordering::AcqRel) {
+        if waiting.swap(false, Ordering::SeqCst) {
             shared.post(to.lp, Mail::Ready(to));
         }
     }
@@ -109,10 +117,10 @@ impl Consumer {
         }
         // Say so before looking again: a chunk sent in between is found by
         // the second look, one sent after it wakes the loop.
-        self.waiting.store(true, Ordering::Release);
+        self.waiting.store(true, Ordering::SeqCst);
         match self.rx.try_recv() {
             Ok(chunk) => {
-                self.waiting.store(false, Ordering::Release);
+                self.waiting.store(false, Ordering::SeqCst);
                 Self::found(chunk)
             }
             Err(TryRecvError::Empty) => Next::Wait,
@@ -136,7 +144,10 @@ pub(super) struct StreamOut {
     /// The current chunk, framed, and how much of it is sent.
     buf: Vec<u8>,
     buf_sent: usize,
-    waiting: bool,
+    /// Since when it waits for its producer, if it does.
+    waiting_since: Option<Instant>,
+    /// Time spent waiting for the producer before that.
+    waited: Duration,
     /// The end is in `buf`, or needs no marker.
     finished: bool,
 }
@@ -156,7 +167,8 @@ impl StreamOut {
             chunked,
             buf: Vec::new(),
             buf_sent: 0,
-            waiting: false,
+            waiting_since: None,
+            waited: Duration::ZERO,
             finished: false,
         }
     }
@@ -175,7 +187,13 @@ impl StreamOut {
     /// Whether it waits for its producer (which is then not the client's
     /// fault).
     pub fn waiting(&self) -> bool {
-        self.waiting
+        self.waiting_since.is_some()
+    }
+
+    /// How long it has waited for its producer, all told: time the client
+    /// is not to blame for.
+    pub fn waited(&self, now: Instant) -> Duration {
+        self.waited + self.waiting_since.map_or(Duration::ZERO, |t| now - t)
     }
 
     /// Sends what the producer has made, up to `budget` bytes: how far it
@@ -206,7 +224,16 @@ impl StreamOut {
                 return Err(io::Error::other("a streamed body was never started"));
             };
             let next = consumer.next();
-            self.waiting = matches!(next, Next::Wait);
+            let now = Instant::now();
+            match (&next, self.waiting_since) {
+                (Next::Wait, None) => self.waiting_since = Some(now),
+                (Next::Wait, Some(_)) => {}
+                (_, Some(since)) => {
+                    self.waited += now - since;
+                    self.waiting_since = None;
+                }
+                (_, None) => {}
+            }
             match next {
                 Next::Chunk(bytes) => {
                     fresh = true;

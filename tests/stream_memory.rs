@@ -1,0 +1,92 @@
+//! A streamed body of 1 GiB to a client reading at full speed keeps the
+//! server's resident memory flat. Alone in its test binary: resident memory
+//! is the whole process's, and other tests (a panic's backtrace, say) would
+//! be counted too.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{TestServer, config, connect, read_chunked};
+use otuserver_core::http::StatusCode;
+use otuserver_core::{Body, Bytes, Request, Response, response};
+
+const CHUNK: usize = 64 * 1024;
+
+/// 1 GiB in chunks of 64 KiB.
+fn gibibyte() -> Response {
+    let block = Bytes::from(vec![b'x'; CHUNK]);
+    let chunks = (0..16 * 1024).map(move |_| Ok(block.clone()));
+    response::with_body(
+        StatusCode::OK,
+        "application/octet-stream",
+        Body::stream(chunks),
+    )
+}
+
+/// The head of a response read from `r`, up to its blank line.
+fn read_head<R: BufRead>(r: &mut R) -> String {
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        let n = r.read_line(&mut head).unwrap();
+        assert!(n > 0, "closed in the head: {head}");
+    }
+    head
+}
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_gibibyte_streams_in_little_memory() {
+    let handler = |_req: Request| -> Response { gibibyte() };
+    let srv = TestServer::start(handler, config(1, Duration::from_secs(10)));
+    let before = rss_kib();
+    let peak = Arc::new(AtomicUsize::new(before as usize));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                peak.fetch_max(rss_kib() as usize, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /export.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::with_capacity(CHUNK, s);
+    let head = read_head(&mut r);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert_eq!(read_chunked(&mut r), 1 << 30);
+    done.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let grew = peak.load(Ordering::SeqCst) as u64 - before;
+    assert!(grew < 32 * 1024, "resident memory grew by {grew} KiB");
+    // The connection stays open for the next request.
+    let mut s = r.into_inner();
+    s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    read_head(&mut r);
+    assert_eq!(read_chunked(&mut r), 1 << 30);
+}
