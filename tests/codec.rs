@@ -188,8 +188,17 @@ fn accepted_forms_and_framings() {
         BodyFraming::Length(5)
     );
     assert_eq!(
-        framing(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+        framing(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"),
         BodyFraming::Chunked
+    );
+    // A coding this server does not decode is 501; chunked twice is 400.
+    assert_eq!(
+        status_of(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+        Some(StatusCode::NOT_IMPLEMENTED)
+    );
+    assert_eq!(
+        status_of(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+        Some(StatusCode::BAD_REQUEST)
     );
 }
 

@@ -33,6 +33,10 @@ pub enum RequestError {
         /// The limit on the number of fields.
         limit: usize,
     },
+    /// The body has a transfer coding besides `chunked` (such as `gzip`),
+    /// which this server does not decode.
+    #[error("unsupported transfer coding")]
+    UnsupportedTransferCoding,
     /// The request line names an HTTP version other than 1.0 and 1.1.
     #[error("unsupported HTTP version")]
     UnsupportedVersion,
@@ -66,6 +70,7 @@ impl RequestError {
             }
             RequestError::BodyTooLarge { .. } => Some(StatusCode::PAYLOAD_TOO_LARGE),
             RequestError::UnsupportedVersion => Some(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+            RequestError::UnsupportedTransferCoding => Some(StatusCode::NOT_IMPLEMENTED),
             RequestError::Timeout => Some(StatusCode::REQUEST_TIMEOUT),
             RequestError::Incomplete | RequestError::Io(_) => None,
         }

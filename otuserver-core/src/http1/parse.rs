@@ -380,16 +380,28 @@ fn body_framing(headers: &HeaderMap, version: Version) -> Result<BodyFraming, Re
         if version == Version::HTTP_10 {
             return Err(RequestError::Malformed("Transfer-Encoding in HTTP/1.0"));
         }
-        let last = headers
+        let codings: Vec<&str> = headers
             .get_all(TRANSFER_ENCODING)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
-            .rfind(|c| !c.is_empty());
-        return match last {
-            Some(coding) if coding.eq_ignore_ascii_case("chunked") => Ok(BodyFraming::Chunked),
-            _ => Err(RequestError::Malformed("request body not chunked last")),
+            .filter(|c| !c.is_empty())
+            .collect();
+        let chunked = |c: &&str| c.eq_ignore_ascii_case("chunked");
+        return match codings.as_slice() {
+            [only] if chunked(only) => Ok(BodyFraming::Chunked),
+            // RFC 9112 section 6.1: chunked once, and last.
+            [.., last] if !chunked(last) => {
+                Err(RequestError::Malformed("request body not chunked last"))
+            }
+            [before @ .., _] if before.iter().any(chunked) => {
+                Err(RequestError::Malformed("chunked applied twice"))
+            }
+            // gzip, chunked: framed, but its bytes would reach the handler
+            // still coded (section 6.1: 501 for a coding not understood).
+            [_, ..] => Err(RequestError::UnsupportedTransferCoding),
+            [] => Err(RequestError::Malformed("empty Transfer-Encoding")),
         };
     }
     Ok(match length {
