@@ -7,17 +7,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{TestServer, connect, get, read_response, site};
+use common::{TestServer, connect, get, read_response, rss_kib, site};
 use otuserver_core::StaticFiles;
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 #[test]
 fn idle_connections_cost_little_memory() {

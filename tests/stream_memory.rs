@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{TestServer, config, connect, read_chunked};
+use common::{TestServer, config, connect, read_chunked, read_head_from, rss_kib};
 use otuserver_core::http::StatusCode;
 use otuserver_core::{Body, Bytes, Request, Response, response};
 
@@ -25,26 +25,6 @@ fn gibibyte() -> Response {
         "application/octet-stream",
         Body::stream(chunks),
     )
-}
-
-/// The head of a response read from `r`, up to its blank line.
-fn read_head<R: BufRead>(r: &mut R) -> String {
-    let mut head = String::new();
-    while !head.ends_with("\r\n\r\n") {
-        let n = r.read_line(&mut head).unwrap();
-        assert!(n > 0, "closed in the head: {head}");
-    }
-    head
-}
-
-/// This process's resident memory, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -67,7 +47,7 @@ fn a_gibibyte_streams_in_little_memory() {
     s.write_all(b"GET /export.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut r = BufReader::with_capacity(CHUNK, s);
-    let head = read_head(&mut r);
+    let head = read_head_from(&mut r);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(
         head.contains("\r\nTransfer-Encoding: chunked\r\n"),
@@ -87,6 +67,6 @@ fn a_gibibyte_streams_in_little_memory() {
     s.write_all(b"GET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s);
-    read_head(&mut r);
+    read_head_from(&mut r);
     assert_eq!(read_chunked(&mut r), 1 << 30);
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use otuserver_core::{Body, Handler, Request, StaticFiles};
+use otuserver_core::{Body, Bytes, Handler, StaticFiles, http};
 
 const SECRET: &[u8] = b"SECRET-OUTSIDE-THE-ROOT";
 
@@ -36,7 +36,7 @@ fn files() -> &'static (StaticFiles, PathBuf) {
 
 fuzz_target!(|data: &[u8]| {
     let (handler, root) = files();
-    let Ok(req) = Request::builder().uri(data).body(()) else {
+    let Ok(req) = http::Request::builder().uri(data).body(Bytes::new()) else {
         return;
     };
     let resp = handler.handle(req);

@@ -280,3 +280,23 @@ pub fn read_chunked_with<R: std::io::BufRead>(r: &mut R, mut each: impl FnMut(&[
 pub fn read_chunked<R: std::io::BufRead>(r: &mut R) -> u64 {
     read_chunked_with(r, |_| {})
 }
+
+/// This process's resident memory, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The head of a response read from `r`, up to its blank line.
+pub fn read_head_from<R: std::io::BufRead>(r: &mut R) -> String {
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        let n = r.read_line(&mut head).unwrap();
+        assert!(n > 0, "closed in the head: {head}");
+    }
+    head
+}
