@@ -144,9 +144,8 @@ pub fn read_head<R: Read + ?Sized>(
     }
 }
 
-/// One `read` of up to `chunk` bytes from `reader`, appended to `buf`: the
-/// one way this crate reads from a client, blocking or not.
-pub(crate) fn read_more<R: Read + ?Sized>(
+/// One `read` of up to `chunk` bytes from `reader`, appended to `buf`.
+fn read_more<R: Read + ?Sized>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     chunk: usize,

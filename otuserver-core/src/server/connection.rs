@@ -171,7 +171,7 @@ impl Connection {
     /// The socket is ready for what [`interest`](Connection::interest) asked.
     pub fn on_ready<H: Handler>(&mut self, cx: &mut Context<'_, H>) {
         match &mut self.state {
-            State::Idle { .. } | State::Head { .. } => match self.fill(cx.config) {
+            State::Idle { .. } | State::Head { .. } => match self.fill(cx) {
                 Ok(true) => self.answer(cx),
                 Ok(false) => {}
                 Err(_) => self.state = State::Closed,
@@ -195,7 +195,7 @@ impl Connection {
             // The socket said something while the response is awaited
             // from the pool: a hang-up, or pipelined bytes to keep.
             State::Handling(_) => {
-                if self.fill(cx.config).is_err() {
+                if self.fill(cx).is_err() {
                     self.state = State::Closed;
                 }
             }
@@ -265,9 +265,9 @@ impl Connection {
 
     /// Reads what has arrived into the buffer, as much as a head may take;
     /// whether anything came.
-    fn fill(&mut self, config: &ServerConfig) -> io::Result<bool> {
-        let cap = config.max_head_size() + config.chunk_size();
-        read::fill(&self.stream, &mut self.buf, config.chunk_size(), cap)
+    fn fill<H>(&mut self, cx: &mut Context<'_, H>) -> io::Result<bool> {
+        let (chunk, cap) = (cx.config.chunk_size(), cx.config.max_head_size());
+        read::fill(&self.stream, &mut self.buf, cx.scratch, chunk, cap + chunk)
     }
 
     /// Answers the complete requests in the buffer, in order, writing each

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use super::request::Incoming;
 use crate::RequestError;
-use crate::http1;
 
 /// How much a closing connection is drained.
 const LINGER_BYTES: usize = 64 * 1024;
@@ -18,23 +17,31 @@ const READ_BUDGET: usize = 256 * 1024;
 /// The interim answer to `Expect: 100-continue`.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Reads what has arrived into `buf`, `chunk` bytes per call, until the
-/// socket has nothing more or `buf` holds `cap` bytes; whether anything
-/// came. The end of the stream with nothing new is an error.
+/// Reads what has arrived into `buf`, `chunk` bytes per call (through
+/// `scratch`, so that `buf` grows only by what came), until the socket has
+/// nothing more or `buf` holds `cap` bytes; whether anything came. The end
+/// of the stream with nothing new is an error.
 pub(super) fn fill(
     stream: &TcpStream,
     buf: &mut Vec<u8>,
+    scratch: &mut [u8],
     chunk: usize,
     cap: usize,
 ) -> io::Result<bool> {
     let mut got = false;
     while buf.len() < cap {
-        match http1::read_more(&mut &*stream, buf, chunk) {
+        let want = chunk.min(scratch.len()).min(cap - buf.len());
+        match (&*stream).read(&mut scratch[..want]) {
             Ok(0) if got => return Ok(true),
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            // A short read drained the socket; a full one may not have.
-            Ok(n) if n < chunk => return Ok(true),
-            Ok(_) => got = true,
+            Ok(n) => {
+                buf.extend_from_slice(&scratch[..n]);
+                got = true;
+                // A short read drained the socket; a full one may not have.
+                if n < want {
+                    return Ok(true);
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
