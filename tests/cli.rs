@@ -539,3 +539,57 @@ fn help_prints_the_library_defaults() {
         );
     }
 }
+
+#[test]
+fn a_second_signal_stops_at_once() {
+    let dir = docroot();
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-t", "30"]);
+    // A download nobody reads keeps a response in flight for the whole
+    // grace period (30 s).
+    let mut stuck = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    stuck
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = srv.child.id() as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        srv.child.try_wait().unwrap().is_none(),
+        "stopped before its grace"
+    );
+    let again = Instant::now();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            again.elapsed() < Duration::from_secs(3),
+            "a second SIGTERM did not stop it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+}
+
+#[test]
+fn grace_is_a_flag_with_a_range() {
+    let dir = docroot();
+    let root = dir.path().to_str().unwrap();
+    let err = one_clear_line(&run(&[
+        "-s",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-r",
+        root,
+        "--grace",
+        "0",
+    ]));
+    assert_eq!(err.trim_end(), "otuserver: --grace must be more than zero");
+}

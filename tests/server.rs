@@ -344,6 +344,57 @@ fn shutdown_finishes_in_flight_responses_and_closes_idle_connections() {
 }
 
 #[test]
+fn a_stopping_server_refuses_new_connections_at_once() {
+    // While a request is in flight the server drains; meanwhile the port
+    // refuses, rather than queueing connections nobody will accept.
+    let handler = |_req: Request| -> Response {
+        std::thread::sleep(Duration::from_millis(800));
+        response::text("done")
+    };
+    let srv = TestServer::start(handler, quick_config());
+    let mut busy = connect(srv.addr);
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    srv.begin_stop();
+    std::thread::sleep(Duration::from_millis(100));
+    let refused = std::net::TcpStream::connect(srv.addr);
+    assert!(refused.is_err(), "a connection was accepted while stopping");
+    assert_eq!(read_response(&mut busy, false).body, b"done");
+}
+
+#[test]
+fn the_shutdown_grace_outlasts_the_timeout_when_asked() {
+    // A handler that takes 1.5 s, a timeout of 1 s: with a grace of 4 s its
+    // response still goes out after the stop; with the default it does not.
+    let slow = |_req: Request| -> Response {
+        std::thread::sleep(Duration::from_millis(1500));
+        response::text("finished")
+    };
+    for (grace, finished) in [(Some(Duration::from_secs(4)), true), (None, false)] {
+        let config = changed(&quick_config(), |c| {
+            let c = c.timeout(Duration::from_secs(1));
+            match grace {
+                Some(g) => c.shutdown_grace(g),
+                None => c,
+            }
+        });
+        let srv = TestServer::start(slow, config);
+        let mut s = connect(srv.addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        srv.stop().unwrap();
+        let got = read_all(&mut s);
+        assert_eq!(
+            got.ends_with(b"finished"),
+            finished,
+            "grace {grace:?}: {}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+
+#[test]
 fn bind_and_config_errors_are_typed() {
     let first = Server::bind("127.0.0.1:0", ServerConfig::default()).unwrap();
     let addr = first.local_addr();

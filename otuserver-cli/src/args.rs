@@ -34,6 +34,11 @@ pub struct Args {
     #[argh(option, short = 't', default = "defaults().timeout().as_secs()")]
     pub timeout: u64,
 
+    /// seconds a shutdown lets requests in flight finish, for example a
+    /// large download during a rolling deploy (default: the timeout, -t)
+    #[argh(option)]
+    pub grace: Option<u64>,
+
     /// seconds a kept-alive connection may sit idle between requests
     /// (default {keepalive})
     #[argh(

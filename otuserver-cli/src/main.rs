@@ -72,6 +72,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .min_send_rate(args.min_rate)
         .chunk_size(args.chunksize)
         .max_head_size(args.maxsize);
+    if let Some(grace) = args.grace {
+        config = config.shutdown_grace(Duration::from_secs(grace));
+    }
     // `-b 0` keeps the library's default backlog.
     if args.backlog != 0 {
         config = config.backlog(args.backlog);
@@ -129,6 +132,7 @@ fn flag_of(setting: &str) -> Option<&'static str> {
         "backlog" => "-b/--backlog",
         "timeout" => "-t/--timeout",
         "keep_alive_timeout" => "-k/--keepalive",
+        "shutdown_grace" => "--grace",
         "min_send_rate" => "--min-rate",
         "max_connections" => "--max-connections",
         "chunk_size" => "-c/--chunksize",
@@ -152,15 +156,21 @@ fn where_to_open(addr: SocketAddr) -> String {
     format!("http://{open}/ (listening on all interfaces, {addr})")
 }
 
-/// Stops the server gracefully on the first SIGINT or SIGTERM.
+/// Stops the server gracefully on the first SIGINT or SIGTERM, and at once
+/// on a second one: an operator's "stop now".
 fn stop_on_signals(handle: ShutdownHandle) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("otuserver-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal}: stopping");
+            let mut forever = signals.forever();
+            if let Some(signal) = forever.next() {
+                log::info!("signal {signal}: stopping (again to stop at once)");
                 handle.shutdown();
+            }
+            if let Some(signal) = forever.next() {
+                eprintln!("otuserver: signal {signal} again: stopping at once");
+                std::process::exit(1);
             }
         })?;
     Ok(())

@@ -108,6 +108,11 @@ impl TestServer {
         TestServer::start(files, quick_config())
     }
 
+    /// Tells the server to stop, without waiting for it.
+    pub fn begin_stop(&self) {
+        self.handle.shutdown();
+    }
+
     /// Stops the server and waits for it, returning what `serve` returned.
     pub fn stop(mut self) -> Result<(), Error> {
         self.handle.shutdown();

@@ -65,6 +65,8 @@ pub struct ServerConfig {
     max_body_size: u64,
     pool_threads: usize,
     pool_queue: usize,
+    /// `None`: the timeout.
+    shutdown_grace: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             max_body_size: DEFAULT_MAX_BODY,
             pool_threads: DEFAULT_POOL_THREADS,
             pool_queue: DEFAULT_POOL_QUEUE,
+            shutdown_grace: None,
         }
     }
 }
@@ -170,6 +173,12 @@ impl ServerConfig {
         self.pool_queue
     }
 
+    /// How long a shutdown waits for requests in flight; see
+    /// [`ServerConfigBuilder::shutdown_grace`].
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace.unwrap_or(self.timeout)
+    }
+
     /// This configuration with the connection cap made concrete: as
     /// configured, or three quarters of the descriptor limit, less the
     /// server's own.
@@ -216,9 +225,10 @@ impl ServerConfigBuilder {
 
     /// How long a client may take to send a whole request head (from the
     /// connection's start, or from the first byte of a later request), and
-    /// the longest a response may wait for the client to read. Also bounds
-    /// how long shutdown waits for responses in flight. Default 15 s. More
-    /// than zero, at most a day.
+    /// the longest a response may wait for the client to read; and, unless
+    /// [`shutdown_grace`](ServerConfigBuilder::shutdown_grace) says
+    /// otherwise, how long shutdown waits for requests in flight. Default
+    /// 15 s. More than zero, at most a day.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
         self
@@ -296,6 +306,15 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// How long a shutdown lets requests in flight (their bodies, their
+    /// handlers, their responses) finish before it closes them. Default:
+    /// the [`timeout`](ServerConfigBuilder::timeout). More than zero, at
+    /// most a day.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = Some(grace);
+        self
+    }
+
     /// The configuration, or the first option out of its range, named as
     /// its setter is.
     pub fn build(self) -> Result<ServerConfig, ConfigError> {
@@ -307,6 +326,9 @@ impl ServerConfigBuilder {
         between("max_head_size", MIN_HEAD_SIZE as u64, buffer, head)?;
         within_a_day("timeout", c.timeout)?;
         within_a_day("keep_alive_timeout", c.keep_alive_timeout)?;
+        if let Some(grace) = c.shutdown_grace {
+            within_a_day("shutdown_grace", grace)?;
+        }
         between("backlog", 0, i32::MAX as u64, u64::from(c.backlog))?;
         between("pool_threads", 1, u64::MAX, c.pool_threads as u64)?;
         Ok(self.config)

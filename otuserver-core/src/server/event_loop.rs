@@ -172,7 +172,7 @@ impl<H: Handler> Loop<'_, H> {
             if self.shared.stopping() {
                 let until = *self.draining_until.get_or_insert_with(|| {
                     let _ = self.poller.delete(self.listener);
-                    now + self.config.timeout()
+                    now + self.config.shutdown_grace()
                 });
                 self.close_idle();
                 if self.slots.len == 0 || now >= until {

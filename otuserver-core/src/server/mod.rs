@@ -19,7 +19,7 @@ mod read;
 mod request;
 mod stream;
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -236,7 +236,7 @@ impl Server {
         }
         // Threads are not joined: one stuck in a handler past the grace
         // period is left to finish on its own, and the others have ended.
-        let grace = config.timeout() + Duration::from_secs(1);
+        let grace = config.shutdown_grace() + Duration::from_secs(1);
         let mut deadline = None;
         let mut running = shared.running();
         while running.loops > 0 {
@@ -247,7 +247,14 @@ impl Server {
                     .unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            let until = *deadline.get_or_insert_with(|| Instant::now() + grace);
+            let until = *deadline.get_or_insert_with(|| {
+                // New connections are refused from now on, not queued in
+                // the kernel for nobody to accept: clients retry elsewhere.
+                if let Err(e) = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both) {
+                    log::warn!("closing the listening socket: {e}");
+                }
+                Instant::now() + grace
+            });
             let Some(left) = until.checked_duration_since(Instant::now()) else {
                 log::warn!("an event loop is still inside a handler at shutdown; leaving it");
                 break;
