@@ -593,3 +593,58 @@ fn grace_is_a_flag_with_a_range() {
     ]));
     assert_eq!(err.trim_end(), "otuserver: --grace must be more than zero");
 }
+
+#[test]
+fn a_log_reader_that_stops_never_stops_the_server() {
+    // stdout is a pipe this test does not read: after some 64 KiB of access
+    // lines it is full. Requests go on being answered, the lines that do
+    // not fit are dropped and counted, and the count is reported once the
+    // pipe moves again.
+    let dir = docroot();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap()]);
+    let started = Instant::now();
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reply = [0u8; 4096];
+    for _ in 0..6000 {
+        s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let n = s.read(&mut reply).expect("answered while the log is stuck");
+        assert!(reply[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // Now read the log: the writer gets through, and says what it dropped.
+    let mut out = std::mem::replace(&mut srv.stdout, BufReader::new(empty_stdout()));
+    let drain = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = out.read_to_string(&mut all);
+        all
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let status = srv.child.wait().unwrap();
+    assert!(status.success());
+    let logged = drain.join().unwrap();
+    let mut err = String::new();
+    srv.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("log lines dropped"), "{err}");
+    assert!(logged.lines().count() < 6000, "nothing was dropped?");
+}
+
+/// A stdout that is already at its end, to put in place of one taken.
+fn empty_stdout() -> std::process::ChildStdout {
+    let mut child = Command::new("true").stdout(Stdio::piped()).spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let _ = child.wait();
+    out
+}

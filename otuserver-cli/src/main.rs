@@ -43,7 +43,10 @@ fn main() -> ExitCode {
     if let Err(e) = otuserver_core::raise_fd_limit() {
         log::warn!("could not raise the open-file limit: {e}");
     }
-    match run(&args) {
+    let result = run(&args);
+    // What was logged goes out before the process does.
+    log::logger().flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("otuserver: {e}");
