@@ -68,3 +68,39 @@ fn half_sent_heads_cost_what_arrived_whatever_the_chunk_size() {
     assert!(grown < 4096, "+{grown} KiB for 300 half-sent heads");
     assert_eq!(get(srv.addr, "/page.html").status, 200);
 }
+
+#[test]
+fn many_paths_to_one_file_keep_the_cache_within_its_cap() {
+    // Ten symlinks to the root make any number of distinct paths to one
+    // small file: each a cache key, all one body. The cache stays within
+    // its cap (8 MiB) however many come.
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), vec![b'x'; 100]).unwrap();
+    for i in 0..10 {
+        std::os::unix::fs::symlink(".", dir.path().join(format!("a{i}"))).unwrap();
+    }
+    let config = common::config(1, Duration::from_secs(30));
+    let files = StaticFiles::new(dir.path())
+        .unwrap()
+        .cache_ttl(Duration::from_secs(60));
+    let srv = TestServer::start(files, config);
+    let mut s = connect(srv.addr);
+    let mut ask = |path: &str| {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        read_response(&mut s, false)
+    };
+    assert_eq!(ask("/f.txt").status, 200);
+    let before = rss_kib();
+    for n in 0..16_000u32 {
+        // Deep paths make costly keys: 39 segments, as in the attack.
+        let digits = format!("{n:05}");
+        let path: String = digits.chars().map(|d| format!("/a{d}")).collect();
+        let r = ask(&format!("{}{path}/f.txt", "/a0".repeat(33)));
+        assert_eq!((r.status, r.body.len()), (200, 100), "{path}");
+    }
+    let grown = rss_kib().saturating_sub(before);
+    eprintln!("16,000 paths to one file: +{grown} KiB resident");
+    assert!(grown < 12 * 1024, "+{grown} KiB: the cache outgrew its cap");
+}

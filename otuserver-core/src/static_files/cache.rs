@@ -4,35 +4,51 @@
 //! An entry is trusted for the cache's time to live (1 s by default, as
 //! lighttpd trusts its stat cache): a file changed on disk is served fresh
 //! at most that long after. Only files whose every form (original and
-//! precompressed variants) is up to [`MAX_FILE`] bytes are kept, and the
-//! whole cache is dropped when it grows past [`MAX_BYTES`].
+//! precompressed variants) is up to [`MAX_FILE`] bytes are kept. Entries
+//! are keyed by request path, but the bytes are kept once per file: many
+//! paths to one file (through symlinks, say) share one copy. Everything is
+//! charged at what it costs, keys included, under a hard cap of
+//! [`MAX_BYTES`]; expired entries go as soon as the cache is next used,
+//! and when the cap is reached the oldest go first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::mem::size_of;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::representation::FileSet;
+use super::representation::{FileSet, Stamp};
 use crate::path::RequestPath;
 
 /// The largest file kept.
 pub(crate) const MAX_FILE: u64 = 16 * 1024;
-/// The most bytes kept in all, keys and bookkeeping counted.
+/// The most bytes kept in all, keys, bodies and bookkeeping counted.
 pub(crate) const MAX_BYTES: usize = 8 << 20;
-/// The most entries kept.
-pub(crate) const MAX_ENTRIES: usize = 16 * 1024;
-/// What an entry costs beside its body and key, roughly.
-const ENTRY_OVERHEAD: usize = 128;
+/// What a map entry costs beside what it points to: hash, bucket, slack.
+const MAP_ENTRY: usize = 64;
+
+/// Which files a set was made from: equal identities, equal bytes.
+type Identity = [Option<Stamp>; 3];
 
 struct Entry {
-    /// Every representation in memory.
-    set: Arc<FileSet>,
+    identity: Identity,
     stored: Instant,
+    /// What the key costs.
+    cost: usize,
+}
+
+/// A file set in memory, and how many paths lead to it.
+struct Body {
+    set: Arc<FileSet>,
+    paths: usize,
+    cost: usize,
 }
 
 #[derive(Default)]
 struct Entries {
-    /// Each entry with what it costs.
-    map: HashMap<RequestPath, (Entry, usize)>,
+    by_path: HashMap<RequestPath, Entry>,
+    bodies: HashMap<Identity, Body>,
+    /// Paths in the order stored, to expire and evict the oldest first.
+    order: VecDeque<(RequestPath, Instant)>,
     bytes: usize,
 }
 
@@ -47,6 +63,21 @@ impl std::fmt::Debug for FileCache {
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
+}
+
+/// What a heap allocation of `len` bytes takes: the allocator's header and
+/// rounding (glibc's chunks are 16-byte multiples of at least 32).
+fn heap(len: usize) -> usize {
+    (len + 8).next_multiple_of(16).max(32)
+}
+
+/// What keeping `path` costs: the key twice (map and order queue), each
+/// with its vector of strings, and the map entries.
+fn key_cost(path: &RequestPath) -> usize {
+    let segments = path.segments.len();
+    let strings: usize = path.segments.iter().map(|s| heap(s.len())).sum();
+    let key = size_of::<RequestPath>() + heap(segments * size_of::<String>()) + strings;
+    2 * (key + MAP_ENTRY) + size_of::<Entry>()
 }
 
 impl FileCache {
@@ -68,47 +99,142 @@ impl FileCache {
         if self.ttl.is_zero() {
             return None;
         }
-        let entries = self.lock();
-        let (entry, _) = entries.map.get(path)?;
-        if entry.stored.elapsed() >= self.ttl {
-            return None;
-        }
-        Some(Arc::clone(&entry.set))
+        let mut entries = self.lock();
+        entries.expire(self.ttl);
+        let entry = entries.by_path.get(path)?;
+        let body = entries.bodies.get(&entry.identity)?;
+        Some(Arc::clone(&body.set))
     }
 
-    /// Returns `set`; if all its files are small, reads them into memory
-    /// first and keeps them for `path`.
+    /// Returns `set`; if all its files are small, keeps them in memory for
+    /// `path`, sharing the copy with other paths to the same files.
     pub fn keep(&self, path: &RequestPath, set: FileSet) -> Arc<FileSet> {
         if self.ttl.is_zero() || set.lens().any(|len| len > MAX_FILE) {
             return Arc::new(set);
         }
-        // A file that shrank or changed meanwhile is sent from disk.
-        let Some(copy) = set.to_memory() else {
-            return Arc::new(set);
-        };
-        let cost = set.lens().sum::<u64>() as usize
-            + ENTRY_OVERHEAD
-            + path.segments.iter().map(String::len).sum::<usize>();
-        let copy = Arc::new(copy);
-        let entry = Entry {
-            set: Arc::clone(&copy),
-            stored: Instant::now(),
-        };
-        {
-            let mut entries = self.lock();
-            if entries.bytes + cost > MAX_BYTES || entries.map.len() >= MAX_ENTRIES {
-                entries.map.clear();
-                entries.bytes = 0;
+        let identity = set.identity();
+        let mut entries = self.lock();
+        entries.expire(self.ttl);
+        entries.remove(path);
+        let shared = entries.bodies.get(&identity).map(|b| Arc::clone(&b.set));
+        let (copy, body_cost) = match shared {
+            Some(copy) => (copy, 0),
+            None => {
+                // Read outside the lock: a file that shrank or changed
+                // meanwhile is sent from disk.
+                drop(entries);
+                let Some(copy) = set.to_memory() else {
+                    return Arc::new(set);
+                };
+                let cost = copy.lens().sum::<u64>() as usize + size_of::<FileSet>() + MAP_ENTRY;
+                entries = self.lock();
+                (Arc::new(copy), cost)
             }
-            if let Some(old) = entries.map.insert(path.clone(), (entry, cost)) {
-                entries.bytes -= old.1;
-            }
-            entries.bytes += cost;
+        };
+        let cost = key_cost(path);
+        if cost + body_cost > MAX_BYTES {
+            return copy;
         }
+        while entries.bytes + cost + body_cost > MAX_BYTES {
+            let Some((oldest, _)) = entries.order.pop_front() else {
+                break;
+            };
+            entries.remove(&oldest);
+        }
+        let now = Instant::now();
+        let body = entries.bodies.entry(identity).or_insert_with(|| Body {
+            set: Arc::clone(&copy),
+            paths: 0,
+            cost: body_cost,
+        });
+        body.paths += 1;
+        let added = cost + if body.paths == 1 { body.cost } else { 0 };
+        entries.bytes += added;
+        entries.order.push_back((path.clone(), now));
+        entries.by_path.insert(
+            path.clone(),
+            Entry {
+                identity,
+                stored: now,
+                cost,
+            },
+        );
         copy
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Entries {
+    /// Drops the entries older than `ttl`.
+    fn expire(&mut self, ttl: Duration) {
+        while let Some((path, stored)) = self.order.front() {
+            if stored.elapsed() < ttl {
+                break;
+            }
+            // The queue may hold a path stored again since: only the entry
+            // stored at this time goes.
+            let (path, stored) = (path.clone(), *stored);
+            self.order.pop_front();
+            if self.by_path.get(&path).is_some_and(|e| e.stored == stored) {
+                self.remove(&path);
+            }
+        }
+    }
+
+    /// Drops `path`'s entry, and its body if no other path leads to it.
+    fn remove(&mut self, path: &RequestPath) {
+        let Some(entry) = self.by_path.remove(path) else {
+            return;
+        };
+        self.bytes = self.bytes.saturating_sub(entry.cost);
+        if let Some(body) = self.bodies.get_mut(&entry.identity) {
+            body.paths = body.paths.saturating_sub(1);
+            if body.paths == 0 {
+                self.bytes = self.bytes.saturating_sub(body.cost);
+                self.bodies.remove(&entry.identity);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::decode;
+
+    fn set(path: &std::path::Path) -> FileSet {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
+        let meta = file.metadata().unwrap_or_else(|e| panic!("{e}"));
+        let open = |_: &std::path::Path| Err(crate::ResolveError::NotFound);
+        FileSet::load(file, &meta, std::path::Path::new("f.txt"), false, open)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn paths_to_one_file_share_its_bytes_and_expired_entries_go() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("f.txt");
+        std::fs::write(&file, b"shared bytes").unwrap_or_else(|e| panic!("{e}"));
+        let cache = FileCache::new(Duration::from_millis(100));
+        let (a, b) = (decode("/a/f.txt").unwrap(), decode("/b/f.txt").unwrap());
+        let first = cache.keep(&a, set(&file));
+        let second = cache.keep(&b, set(&file));
+        assert!(Arc::ptr_eq(&first, &second), "one copy for both paths");
+        {
+            let entries = cache.lock();
+            assert_eq!((entries.by_path.len(), entries.bodies.len()), (2, 1));
+            let keys = key_cost(&a) + key_cost(&b);
+            assert!(entries.bytes > keys, "the body is charged too");
+        }
+        assert!(cache.get(&a).is_some());
+        std::thread::sleep(Duration::from_millis(150));
+        // The next use of the cache drops what expired, body and all.
+        assert!(cache.get(&decode("/other").unwrap()).is_none());
+        let entries = cache.lock();
+        assert_eq!((entries.by_path.len(), entries.bodies.len()), (0, 0));
+        assert_eq!(entries.bytes, 0);
     }
 }

@@ -38,13 +38,22 @@ struct Rep {
     /// Whole seconds since the epoch.
     modified: Option<u64>,
     last_modified: Option<HeaderValue>,
-    /// Size and modification time the entity tag was made from.
-    stamp: (u64, i64, i64),
+    /// The file it was read from, as it was then.
+    stamp: Stamp,
 }
 
-/// What a file's entity tag depends on that can change under it.
-fn stamp(meta: &Metadata) -> (u64, i64, i64) {
-    (meta.size(), meta.mtime(), meta.mtime_nsec())
+/// Which file, and what its entity tag depends on that can change under it:
+/// device, inode, size, modification time.
+pub(crate) type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(meta: &Metadata) -> Stamp {
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    )
 }
 
 impl Rep {
@@ -192,6 +201,16 @@ impl FileSet {
             gzip: variant(Coding::Gzip),
             original,
         })
+    }
+
+    /// The files this set was made from, as they were: two sets with the
+    /// same identity hold the same bytes.
+    pub fn identity(&self) -> [Option<Stamp>; 3] {
+        [
+            Some(self.original.stamp),
+            self.br.as_ref().map(|r| r.stamp),
+            self.gzip.as_ref().map(|r| r.stamp),
+        ]
     }
 
     /// Every representation's length, for the cache to decide.
