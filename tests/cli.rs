@@ -27,9 +27,34 @@ impl Drop for Running {
 }
 
 fn start(args: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
-        .args(["-s", "127.0.0.1", "-p", "0"])
-        .args(args)
+    let mut command = Command::new(BIN);
+    command.args(["-s", "127.0.0.1", "-p", "0"]).args(args);
+    start_command(command)
+}
+
+/// `start`, with the open-file limit (soft and hard) set to `nofile`.
+fn start_limited(args: &[&str], nofile: u64) -> Running {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(BIN);
+    command.args(["-s", "127.0.0.1", "-p", "0"]).args(args);
+    // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: nofile,
+                rlim_max: nofile,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    start_command(command)
+}
+
+fn start_command(mut command: Command) -> Running {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -647,4 +672,124 @@ fn empty_stdout() -> std::process::ChildStdout {
     let out = child.stdout.take().unwrap();
     let _ = child.wait();
     out
+}
+
+/// A directory of 20 files, a small file and a 64 MiB one (sparse).
+fn crowded_root() -> tempfile::TempDir {
+    let dir = docroot();
+    std::fs::create_dir(dir.path().join("list")).unwrap();
+    for i in 0..20 {
+        std::fs::write(dir.path().join(format!("list/f{i}.txt")), "x").unwrap();
+    }
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    dir
+}
+
+/// Starts `n` downloads of the big file that are never read: each holds a
+/// socket and the file open in the server.
+fn stuck_downloads(port: u16, n: usize) -> Vec<TcpStream> {
+    (0..n)
+        .filter_map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .ok()?;
+            std::thread::sleep(Duration::from_millis(20));
+            Some(s)
+        })
+        .collect()
+}
+
+/// The status of `path` asked on the kept-alive `s`, with the body.
+fn ask_on(s: &mut TcpStream, path: &str) -> (u16, String) {
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut r = BufReader::new(&*s);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(r.read_line(&mut head).unwrap() > 0, "closed: {head}");
+    }
+    let status = head[9..12].parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Whether a new connection gets an answer (any) within two seconds.
+fn answered(port: u16) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    std::str::from_utf8(reply.get(9..12)?).ok()?.parse().ok()
+}
+
+#[test]
+fn the_default_connection_cap_keeps_descriptors_for_every_connection() {
+    // 256 descriptors, one loop: the cap leaves room for each connection's
+    // socket and file (three quarters of the limit, the old cap, did not).
+    // Downloads past it get 503 at once; connections inside it are served
+    // whole.
+    let dir = crowded_root();
+    let srv = start_limited(
+        &[
+            "-r",
+            dir.path().to_str().unwrap(),
+            "-w",
+            "1",
+            "-g",
+            "-t",
+            "30",
+        ],
+        256,
+    );
+    let mut kept = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    assert_eq!(ask_on(&mut kept, "/hello.txt").0, 200);
+    let _stuck = stuck_downloads(srv.port, 140);
+    assert_eq!(
+        answered(srv.port),
+        Some(503),
+        "a new client must hear 503, not wait"
+    );
+    let (status, listing) = ask_on(&mut kept, "/list/");
+    assert_eq!(status, 200);
+    assert!(
+        listing.contains("f19.txt") && listing.contains("f0.txt"),
+        "{listing}"
+    );
+    assert_eq!(ask_on(&mut kept, "/hello.txt").0, 200);
+}
+
+#[test]
+fn out_of_descriptors_is_503_never_500_nor_a_short_listing() {
+    // A cap set past what the descriptors allow: the process runs out. A
+    // listing is then 503, not a short 200; a new client hears 503 too.
+    let dir = crowded_root();
+    let args = [
+        "-r",
+        dir.path().to_str().unwrap(),
+        "-w",
+        "1",
+        "-g",
+        "-t",
+        "30",
+        "--max-connections",
+        "200",
+        "--cache-ms",
+        "0",
+    ];
+    let srv = start_limited(&args, 64);
+    let mut kept = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    assert_eq!(ask_on(&mut kept, "/hello.txt").0, 200);
+    let _stuck = stuck_downloads(srv.port, 40);
+    let (status, listing) = ask_on(&mut kept, "/list/");
+    assert_eq!(status, 503, "{listing}");
+    let (status, _) = ask_on(&mut kept, "/hello.txt");
+    assert_eq!(status, 503);
+    assert_eq!(answered(srv.port), Some(503));
 }

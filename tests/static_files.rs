@@ -352,9 +352,15 @@ fn listings_show_nothing_of_what_lies_outside() {
     std::fs::create_dir(&mixed).unwrap();
     std::os::unix::fs::symlink(site.dir.path().join("secret-dir"), mixed.join("escape")).unwrap();
     std::os::unix::fs::symlink(site.root().join("page.html"), mixed.join("inside")).unwrap();
+    std::os::unix::fs::symlink("../page.html", mixed.join("relative")).unwrap();
     let page = get(srv.addr, "/mixed/").text();
     assert!(!page.contains("escape"), "{page}");
-    assert!(page.contains("href=\"./inside\""), "{page}");
+    assert!(page.contains("href=\"./relative\""), "{page}");
+    // An absolute link, even one that stays inside, costs a real-path check
+    // to tell: a listing (whose size a client chooses) leaves it out rather
+    // than pay that per entry. A request for it is served.
+    assert!(!page.contains("inside"), "{page}");
+    assert_eq!(get(srv.addr, "/mixed/inside").status, 200);
 }
 
 #[test]
@@ -517,5 +523,39 @@ fn a_huge_directory_lists_its_first_ten_thousand_entries_and_says_so() {
         page.contains("10000 files shown; the directory holds more than 10000 entries"),
         "{}",
         &page[page.len() - 300..]
+    );
+}
+
+#[test]
+fn a_listing_of_hostile_symlinks_does_not_stall_its_loop() {
+    // 60,000 absolute symlinks out of the root: each entry is examined in
+    // one system call, and at most 10,000 of them, so a request on the same
+    // event loop waits little however large the directory.
+    let site = site();
+    let outside = site.dir.path().join("outside.txt");
+    std::fs::write(&outside, "secret").unwrap();
+    let hostile = site.root().join("hostile");
+    std::fs::create_dir(&hostile).unwrap();
+    for i in 0..60_000 {
+        std::os::unix::fs::symlink(&outside, hostile.join(format!("l{i}"))).unwrap();
+    }
+    let files = StaticFiles::new(site.root()).unwrap().generate_index(true);
+    let srv = TestServer::start(files, common::config(1, std::time::Duration::from_secs(10)));
+    let addr = srv.addr;
+    let lister = std::thread::spawn(move || {
+        (0..3)
+            .map(|_| get(addr, "/hostile/").status)
+            .collect::<Vec<_>>()
+    });
+    let mut worst = std::time::Duration::ZERO;
+    while !lister.is_finished() {
+        let asked = std::time::Instant::now();
+        assert_eq!(get(addr, "/page.html").status, 200);
+        worst = worst.max(asked.elapsed());
+    }
+    assert_eq!(lister.join().unwrap(), [200, 200, 200]);
+    assert!(
+        worst < std::time::Duration::from_millis(100),
+        "a request waited {worst:?}"
     );
 }

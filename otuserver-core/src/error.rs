@@ -95,6 +95,10 @@ pub enum ResolveError {
     /// The file system failed in an unexpected way.
     #[error("file system error: {0}")]
     Io(#[source] io::Error),
+    /// The process or the system is out of file descriptors: a passing
+    /// shortage, not the file's fault.
+    #[error("out of file descriptors")]
+    Exhausted,
 }
 
 impl ResolveError {
@@ -105,6 +109,7 @@ impl ResolveError {
             ResolveError::NotFound => StatusCode::NOT_FOUND,
             ResolveError::Forbidden => StatusCode::FORBIDDEN,
             ResolveError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ResolveError::Exhausted => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -121,6 +126,7 @@ impl From<io::Error> for ResolveError {
                 Some(
                     libc::ELOOP | libc::EACCES | libc::ENXIO | libc::ENODEV | libc::EOPNOTSUPP,
                 ) => ResolveError::Forbidden,
+                Some(libc::EMFILE | libc::ENFILE) => ResolveError::Exhausted,
                 _ => ResolveError::Io(e),
             },
         }
@@ -232,5 +238,11 @@ mod tests {
             status(io::Error::from_raw_os_error(libc::EIO)),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+        for e in [libc::EMFILE, libc::ENFILE] {
+            assert_eq!(
+                status(io::Error::from_raw_os_error(e)),
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
     }
 }

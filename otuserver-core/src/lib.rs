@@ -70,6 +70,7 @@ mod route;
 mod router;
 #[cfg(feature = "server")]
 mod server;
+mod shortage;
 mod static_files;
 
 pub use body::{Body, BodyStream};

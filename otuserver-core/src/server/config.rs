@@ -184,13 +184,15 @@ impl ServerConfig {
     /// server's own.
     pub(super) fn with_resolved_cap(mut self) -> ServerConfig {
         if self.max_connections == 0 {
-            // A quarter stays free: a connection sending a large file to a
-            // slow reader holds the file open too. (If they all do, opening
-            // more files fails with EMFILE, answered 500, and accepting
-            // pauses.)
-            let reserve = 64 + 2 * self.workers as u64;
+            // A connection holds two descriptors at most for long: its
+            // socket and the file it sends. Reserved beside them: the
+            // process's own (standard streams, the listener, the log), and
+            // per loop its poller, its wake-up, a spare for answering 503
+            // when out of descriptors, and what it opens for a moment (a
+            // file and its two variants, a listing's directory and entry).
+            let reserve = 32 + 8 * self.workers as u64;
             let limit = listener::fd_limit().unwrap_or(1024);
-            let cap = (limit / 4 * 3).saturating_sub(reserve).max(16);
+            let cap = (limit.saturating_sub(reserve) / 2).max(16);
             self.max_connections = usize::try_from(cap).unwrap_or(usize::MAX);
         }
         self
@@ -250,8 +252,9 @@ impl ServerConfigBuilder {
     }
 
     /// The most connections open at once; more are answered `503` and
-    /// closed. `0`, the default, derives it from the file-descriptor limit
-    /// (three quarters of it, less a reserve).
+    /// closed. `0`, the default, derives it from the file-descriptor limit:
+    /// two descriptors a connection (its socket, a file it sends), after a
+    /// reserve for the process and its loops.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.config.max_connections = max;
         self

@@ -21,6 +21,7 @@ use super::outgoing::Outgoing;
 use super::pool::{Mail, Pool};
 use super::read;
 use super::{ServerConfig, Shared};
+use crate::shortage;
 use crate::{Error, Handler};
 
 /// The listener's key (`polling` keeps `usize::MAX` for itself);
@@ -90,6 +91,9 @@ struct Loop<'a, H> {
     slots: Slots,
     /// The id of the next connection (ids are unique per loop).
     next_id: u64,
+    /// A descriptor kept free to answer `503` when the process has no
+    /// other left.
+    spare: Option<std::fs::File>,
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
     /// Whether this loop let the last wake-up for new connections pass.
@@ -125,6 +129,7 @@ pub(super) fn run<H: Handler>(
         index,
         slots: Slots::default(),
         next_id: 0,
+        spare: spare(),
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         deferred: false,
@@ -210,9 +215,12 @@ impl<H: Handler> Loop<'_, H> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if transient(&e) => continue,
                 Err(e) => {
-                    // Out of descriptors or memory: pause instead of spinning
-                    // on a listener that stays readable.
-                    log::error!("accept failed: {e}; pausing for {ACCEPT_PAUSE:?}");
+                    // Out of descriptors (or memory): answer the waiting
+                    // client 503 with the spare descriptor, so it retries
+                    // rather than waits, and pause instead of spinning on a
+                    // listener that stays readable.
+                    shortage::note(&e);
+                    self.refuse_with_spare();
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     return Ok(());
                 }
@@ -352,6 +360,18 @@ impl<H: Handler> Loop<'_, H> {
         Ok(())
     }
 
+    /// Gives up the spare descriptor to accept one waiting connection and
+    /// answer it `503`, then takes the spare back.
+    fn refuse_with_spare(&mut self) {
+        if self.spare.take().is_none() {
+            return;
+        }
+        if let Ok((stream, peer)) = listener::accept(self.listener) {
+            refuse_busy(&stream, peer, &mut self.scratch);
+        }
+        self.spare = spare();
+    }
+
     /// Closes every connection but those still receiving a response or
     /// finishing their close (at shutdown).
     fn close_idle(&mut self) {
@@ -388,6 +408,11 @@ fn refuse_busy(stream: &TcpStream, peer: SocketAddr, scratch: &mut [u8]) {
     out.log();
     let _ = stream.shutdown(Shutdown::Write);
     read::drain(stream, scratch, &mut drained);
+}
+
+/// A descriptor held in reserve, for the moment all others are used.
+fn spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
 }
 
 /// Errors that concern only the connection being accepted.

@@ -11,9 +11,12 @@ use std::time::SystemTime;
 use percent_encoding::percent_encode;
 
 use super::resolve;
+use crate::ResolveError;
 use crate::path::{RequestPath, SEGMENT};
 
-/// The most entries a listing shows (the first found, then sorted).
+/// The most entries a listing shows (the first found, then sorted), and
+/// the most it examines: each costs system calls on the event loop's
+/// thread, and a client chooses how many a directory holds.
 pub(crate) const MAX_LISTED: usize = 10_000;
 
 struct Entry {
@@ -28,10 +31,11 @@ struct Entry {
 /// the root and which the client asked for as `path`.
 ///
 /// Directories come first, then files, each group in natural order. Each
-/// entry is opened the way a request for it would be, so an entry that
-/// could not be served (a symlink out of the root, an unreadable file, a
-/// FIFO, a dotfile unless `show_dotfiles`) is left out, and nothing about
-/// its target shows.
+/// entry is opened the way a request for it would be (in one system call:
+/// an absolute symlink is left out even if it stays inside), so an entry
+/// that could not be served (a symlink out of the root, an unreadable file,
+/// a FIFO, a dotfile unless `show_dotfiles`) is left out, and nothing about
+/// its target shows. Out of descriptors, there is no listing: `Exhausted`.
 pub(crate) fn render(
     dir: &File,
     rel: &Path,
@@ -39,17 +43,26 @@ pub(crate) fn render(
     root: &Path,
     path: &RequestPath,
     show_dotfiles: bool,
-) -> std::io::Result<String> {
+) -> Result<String, ResolveError> {
     let mut entries = Vec::new();
     let mut truncated = false;
-    for entry in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))? {
+    for (examined, entry) in fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))?.enumerate()
+    {
         // Each entry costs an open and a stat on the event loop's thread:
         // a huge directory must not stall every connection on it.
-        if entries.len() >= MAX_LISTED {
+        if examined >= MAX_LISTED {
             truncated = true;
             break;
         }
-        let Ok(entry) = entry else { continue };
+        // Out of descriptors is not "not servable": a listing that could
+        // not look at every entry is no listing.
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => match ResolveError::from(e) {
+                ResolveError::Exhausted => return Err(ResolveError::Exhausted),
+                _ => continue,
+            },
+        };
         let raw = entry.file_name();
         // A request can only name UTF-8 paths (others are 400), so a name
         // that is not UTF-8 could never be opened from its link.
@@ -58,8 +71,10 @@ pub(crate) fn render(
         if !show_dotfiles && child.is_hidden() {
             continue;
         }
-        let Ok(file) = resolve::open_beneath(root_dir, root, &rel.join(&raw)) else {
-            continue;
+        let file = match resolve::open_beneath_quick(root_dir, root, &rel.join(&raw)) {
+            Ok(file) => file,
+            Err(ResolveError::Exhausted) => return Err(ResolveError::Exhausted),
+            Err(_) => continue,
         };
         let Ok(meta) = file.metadata() else { continue };
         let is_dir = meta.is_dir();

@@ -256,10 +256,17 @@ impl Handler for StaticFiles {
         match self.serve(&req) {
             Ok(resp) => resp,
             Err(e) => {
-                if let ResolveError::Io(io) = &e {
-                    log::error!("serving {}: {io}", req.uri().path());
+                match &e {
+                    ResolveError::Io(io) => log::error!("serving {}: {io}", req.uri().path()),
+                    ResolveError::Exhausted => crate::shortage::count(),
+                    _ => {}
                 }
-                response::status_page(e.status())
+                let mut resp = response::status_page(e.status());
+                if let ResolveError::Exhausted = e {
+                    resp.headers_mut()
+                        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                resp
             }
         }
     }

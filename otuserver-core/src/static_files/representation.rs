@@ -178,27 +178,35 @@ impl FileSet {
         }
         let mime = content_type(&mime_guess::from_path(rel).first_or_octet_stream());
         let original = Rep::new(file, meta, None);
-        let variant = |coding: Coding| -> Option<Rep> {
+        let variant = |coding: Coding| -> Result<Option<Rep>, ResolveError> {
             if !variants {
-                return None;
+                return Ok(None);
             }
             let mut name = rel.as_os_str().to_owned();
             name.push(".");
             name.push(coding.extension());
             // Anything in the way (absent, outside the root, a directory,
-            // stale) means no variant, never an error for the original.
-            let file = open(Path::new(&name)).ok()?;
-            let vmeta = file.metadata().ok()?;
+            // stale) means no variant, never an error for the original; but
+            // a set made short of descriptors would be a reduced set served
+            // (and cached) as if whole.
+            let file = match open(Path::new(&name)) {
+                Ok(file) => file,
+                Err(ResolveError::Exhausted) => return Err(ResolveError::Exhausted),
+                Err(_) => return Ok(None),
+            };
+            let Ok(vmeta) = file.metadata() else {
+                return Ok(None);
+            };
             let fresh = match (vmeta.modified(), meta.modified()) {
                 (Ok(v), Ok(o)) => v >= o,
                 _ => false,
             };
-            (vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta, Some(coding)))
+            Ok((vmeta.is_file() && fresh).then(|| Rep::new(file, &vmeta, Some(coding))))
         };
         Ok(FileSet {
             content_type: HeaderValue::from_str(&mime).ok(),
-            br: variant(Coding::Br),
-            gzip: variant(Coding::Gzip),
+            br: variant(Coding::Br)?,
+            gzip: variant(Coding::Gzip)?,
             original,
         })
     }

@@ -43,47 +43,81 @@ static HAVE_OPENAT2: AtomicBool = AtomicBool::new(true);
 /// outside it. `root_dir` is the open root directory, `root` its canonical
 /// path.
 pub(crate) fn open_beneath(root_dir: &File, root: &Path, rel: &Path) -> Result<File, ResolveError> {
-    if HAVE_OPENAT2.load(Ordering::Relaxed) {
-        let name = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        let c_name =
-            CString::new(name.as_os_str().as_bytes()).map_err(|_| ResolveError::BadPath)?;
-        let how = OpenHow {
-            flags: OPEN_FLAGS as u64,
-            mode: 0,
-            resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: the path is NUL-terminated, `how` is a valid open_how of
-        // the size passed, and the directory descriptor is open.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root_dir.as_raw_fd(),
-                c_name.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if let Ok(fd) = libc::c_int::try_from(fd) {
-            if fd >= 0 {
-                // SAFETY: openat2 returned a new descriptor that we own.
-                return Ok(unsafe { File::from_raw_fd(fd) });
-            }
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ENOSYS) => HAVE_OPENAT2.store(false, Ordering::Relaxed),
-            // A symlink that is absolute or climbs out (EXDEV), or a
-            // sandbox that refuses the call (EPERM): the checked path tells
-            // an absolute link that stays inside from one that leaves.
-            Some(libc::EXDEV) | Some(libc::EPERM) => {}
-            _ => return Err(e.into()),
+    match kernel_open(root_dir, rel)? {
+        Kernel::Opened(file) => Ok(file),
+        Kernel::Undecided | Kernel::Refused => open_checked(root, rel),
+    }
+}
+
+/// As [`open_beneath`], in one system call where the kernel confines the
+/// open: a symlink it refuses (absolute, or leading out) is `Forbidden`
+/// without the real-path check that could tell an absolute link staying
+/// inside. For a listing's entries, whose count a client chooses.
+pub(crate) fn open_beneath_quick(
+    root_dir: &File,
+    root: &Path,
+    rel: &Path,
+) -> Result<File, ResolveError> {
+    match kernel_open(root_dir, rel)? {
+        Kernel::Opened(file) => Ok(file),
+        Kernel::Refused => Err(ResolveError::Forbidden),
+        Kernel::Undecided => open_checked(root, rel),
+    }
+}
+
+/// What `openat2(RESOLVE_BENEATH)` made of a path.
+enum Kernel {
+    Opened(File),
+    /// No `openat2`, or a sandbox refusing it: the real-path check decides.
+    Undecided,
+    /// A symlink that is absolute or climbs out: only the real-path check
+    /// tells an absolute link that stays inside from one that leaves.
+    Refused,
+}
+
+/// `rel` opened by `openat2(RESOLVE_BENEATH)` under `root_dir`.
+fn kernel_open(root_dir: &File, rel: &Path) -> Result<Kernel, ResolveError> {
+    if !HAVE_OPENAT2.load(Ordering::Relaxed) {
+        return Ok(Kernel::Undecided);
+    }
+    let name = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let c_name = CString::new(name.as_os_str().as_bytes()).map_err(|_| ResolveError::BadPath)?;
+    let how = OpenHow {
+        flags: OPEN_FLAGS as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: the path is NUL-terminated, `how` is a valid open_how of the
+    // size passed, and the directory descriptor is open.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root_dir.as_raw_fd(),
+            c_name.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if let Ok(fd) = libc::c_int::try_from(fd) {
+        if fd >= 0 {
+            // SAFETY: openat2 returned a new descriptor that we own.
+            return Ok(Kernel::Opened(unsafe { File::from_raw_fd(fd) }));
         }
     }
-    open_checked(root, rel)
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOSYS) => {
+            HAVE_OPENAT2.store(false, Ordering::Relaxed);
+            Ok(Kernel::Undecided)
+        }
+        Some(libc::EPERM) => Ok(Kernel::Undecided),
+        Some(libc::EXDEV) => Ok(Kernel::Refused),
+        _ => Err(e.into()),
+    }
 }
 
 /// Opens `rel` inside `root` after checking its real path, and checks what
