@@ -559,3 +559,39 @@ fn a_listing_of_hostile_symlinks_does_not_stall_its_loop() {
         "a request waited {worst:?}"
     );
 }
+
+#[test]
+fn a_root_replaced_or_removed_is_followed_by_its_path() {
+    // A deploy: the tree is moved away and a new one put in its place. The
+    // server follows the path within the cache's time to live; a root that
+    // is gone is 503, not a 404 for everything, until it is back.
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("site");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a.txt"), "old tree\n").unwrap();
+    std::fs::write(root.join("only-old.txt"), "x").unwrap();
+    let ttl = std::time::Duration::from_millis(200);
+    let files = StaticFiles::new(&root).unwrap().cache_ttl(ttl).generate_index(true);
+    let srv = TestServer::start(files, common::quick_config());
+    assert_eq!(get(srv.addr, "/a.txt").text(), "old tree\n");
+
+    std::fs::rename(&root, base.path().join("site.old")).unwrap();
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a.txt"), "new tree\n").unwrap();
+    std::thread::sleep(ttl + std::time::Duration::from_millis(100));
+    assert_eq!(get(srv.addr, "/a.txt").text(), "new tree\n");
+    assert_eq!(get(srv.addr, "/only-old.txt").status, 404);
+
+    std::fs::remove_dir_all(&root).unwrap();
+    std::thread::sleep(ttl + std::time::Duration::from_millis(100));
+    for path in ["/a.txt", "/", "/missing"] {
+        let r = get(srv.addr, path);
+        assert_eq!(r.status, 503, "{path}");
+        assert_eq!(r.header("retry-after"), Some("1"), "{path}");
+    }
+
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a.txt"), "back\n").unwrap();
+    std::thread::sleep(ttl + std::time::Duration::from_millis(100));
+    assert_eq!(get(srv.addr, "/a.txt").text(), "back\n");
+}

@@ -99,6 +99,9 @@ pub enum ResolveError {
     /// shortage, not the file's fault.
     #[error("out of file descriptors")]
     Exhausted,
+    /// The document root is not there (moved or deleted while serving).
+    #[error("the document root is gone")]
+    RootGone,
 }
 
 impl ResolveError {
@@ -109,7 +112,7 @@ impl ResolveError {
             ResolveError::NotFound => StatusCode::NOT_FOUND,
             ResolveError::Forbidden => StatusCode::FORBIDDEN,
             ResolveError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ResolveError::Exhausted => StatusCode::SERVICE_UNAVAILABLE,
+            ResolveError::Exhausted | ResolveError::RootGone => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -7,6 +7,7 @@ mod negotiate;
 mod range;
 mod representation;
 mod resolve;
+mod root;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ use representation::FileSet;
 pub struct StaticFiles {
     root: PathBuf,
     /// The root directory, open: paths are opened relative to it.
-    root_dir: Arc<File>,
+    root_dir: Arc<root::Root>,
     index: String,
     generate_index: bool,
     precompressed: bool,
@@ -92,7 +93,9 @@ impl StaticFiles {
             )));
         }
         fs::read_dir(&root).map_err(doc_root)?;
-        let root_dir = Arc::new(File::open(&root).map_err(doc_root)?);
+        let root_dir = Arc::new(
+            root::Root::open(root.clone(), StaticFiles::DEFAULT_CACHE_TTL).map_err(doc_root)?,
+        );
         Ok(StaticFiles {
             root,
             root_dir,
@@ -156,9 +159,13 @@ impl StaticFiles {
     /// from memory before it is read again (default
     /// [`DEFAULT_CACHE_TTL`](StaticFiles::DEFAULT_CACHE_TTL), 1 s; zero
     /// turns the cache off). A file changed on disk is served fresh at most
-    /// this long after.
+    /// this long after, and so is a new tree put in the root's place (a
+    /// root that is gone is `503` until it is back).
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache = Arc::new(cache::FileCache::new(ttl));
+        // The root is looked at again as often: a tree replaced under its
+        // path is served at most this late.
+        self.root_dir = Arc::new(self.root_dir.with_recheck(ttl));
         self
     }
 
@@ -185,19 +192,26 @@ impl StaticFiles {
 
     fn find(&self, req: &Request, path: &RequestPath) -> Result<Found, ResolveError> {
         let rel = path.relative();
-        let file = resolve::open_beneath(&self.root_dir, &self.root, &rel)?;
+        let root_dir = self.root_dir.dir()?;
+        let file = resolve::open_beneath(&root_dir, &self.root, &rel)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
-            self.find_in_dir(req, path, &rel, &file)
+            self.find_in_dir(req, path, &rel, &file, &root_dir)
         } else if path.trailing_slash {
             Err(ResolveError::NotFound)
         } else {
-            self.load(file, &meta, &rel)
+            self.load(file, &meta, &rel, &root_dir)
         }
     }
 
-    fn load(&self, file: File, meta: &fs::Metadata, rel: &Path) -> Result<Found, ResolveError> {
-        let open = |name: &Path| resolve::open_beneath(&self.root_dir, &self.root, name);
+    fn load(
+        &self,
+        file: File,
+        meta: &fs::Metadata,
+        rel: &Path,
+        root_dir: &File,
+    ) -> Result<Found, ResolveError> {
+        let open = |name: &Path| resolve::open_beneath(root_dir, &self.root, name);
         FileSet::load(file, meta, rel, self.precompressed, open)
             .map(|set| Found::File(Box::new(set)))
     }
@@ -208,6 +222,7 @@ impl StaticFiles {
         path: &RequestPath,
         rel: &Path,
         dir: &File,
+        root_dir: &File,
     ) -> Result<Found, ResolveError> {
         if !path.trailing_slash {
             // Under a Router mount the client's path starts with the
@@ -216,11 +231,11 @@ impl StaticFiles {
             return Ok(Found::Page(redirect));
         }
         let index = rel.join(&self.index);
-        match resolve::open_beneath(&self.root_dir, &self.root, &index) {
+        match resolve::open_beneath(root_dir, &self.root, &index) {
             Ok(file) => {
                 let meta = file.metadata()?;
                 if meta.is_file() {
-                    return self.load(file, &meta, &index);
+                    return self.load(file, &meta, &index, root_dir);
                 }
             }
             Err(ResolveError::NotFound) => {}
@@ -229,14 +244,7 @@ impl StaticFiles {
         if !self.generate_index {
             return Err(ResolveError::NotFound);
         }
-        let page = listing::render(
-            dir,
-            rel,
-            &self.root_dir,
-            &self.root,
-            path,
-            self.allow_dotfiles,
-        )?;
+        let page = listing::render(dir, rel, root_dir, &self.root, path, self.allow_dotfiles)?;
         let mut resp = response::html(page);
         if let Some(cc) = &self.cache_control {
             resp.headers_mut().insert(CACHE_CONTROL, cc.clone());
@@ -259,10 +267,11 @@ impl Handler for StaticFiles {
                 match &e {
                     ResolveError::Io(io) => log::error!("serving {}: {io}", req.uri().path()),
                     ResolveError::Exhausted => crate::shortage::count(),
+                    ResolveError::RootGone => {}
                     _ => {}
                 }
                 let mut resp = response::status_page(e.status());
-                if let ResolveError::Exhausted = e {
+                if let ResolveError::Exhausted | ResolveError::RootGone = e {
                     resp.headers_mut()
                         .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
                 }
