@@ -571,7 +571,10 @@ fn a_root_replaced_or_removed_is_followed_by_its_path() {
     std::fs::write(root.join("a.txt"), "old tree\n").unwrap();
     std::fs::write(root.join("only-old.txt"), "x").unwrap();
     let ttl = std::time::Duration::from_millis(200);
-    let files = StaticFiles::new(&root).unwrap().cache_ttl(ttl).generate_index(true);
+    let files = StaticFiles::new(&root)
+        .unwrap()
+        .cache_ttl(ttl)
+        .generate_index(true);
     let srv = TestServer::start(files, common::quick_config());
     assert_eq!(get(srv.addr, "/a.txt").text(), "old tree\n");
 
@@ -594,4 +597,23 @@ fn a_root_replaced_or_removed_is_followed_by_its_path() {
     std::fs::write(root.join("a.txt"), "back\n").unwrap();
     std::thread::sleep(ttl + std::time::Duration::from_millis(100));
     assert_eq!(get(srv.addr, "/a.txt").text(), "back\n");
+}
+
+#[test]
+fn two_names_for_one_file_keep_their_own_types() {
+    // The cache shares one copy of a file between its names, but not the
+    // type each name is served as.
+    let site = site();
+    std::fs::write(site.root().join("data.txt"), "{}").unwrap();
+    std::os::unix::fs::symlink("data.txt", site.root().join("data.json")).unwrap();
+    let srv = TestServer::start(
+        StaticFiles::new(site.root()).unwrap(),
+        common::quick_config(),
+    );
+    for _ in 0..2 {
+        let r = get(srv.addr, "/data.txt");
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        let r = get(srv.addr, "/data.json");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
 }

@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{Log, Metadata, Record};
 
@@ -62,14 +62,23 @@ impl Log for Logger {
 
     /// Waits, a little, for what was logged so far to be written.
     fn flush(&self) {
+        let Some(tx) = self.queue.get() else { return };
         let (done, written) = mpsc::sync_channel(1);
-        let sent = self.queue.get().is_some_and(|tx| {
-            // Not `send`: a full queue whose reader is stuck would block.
-            tx.try_send(Message::Flush(done)).is_ok()
-        });
-        if sent {
-            let _ = written.recv_timeout(FLUSH_WAIT);
+        let until = Instant::now() + FLUSH_WAIT;
+        let mut flush = Message::Flush(done);
+        // Not `send`: a full queue whose reader is stuck would block for
+        // good. A full queue that moves gets the marker in time.
+        loop {
+            match tx.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) if Instant::now() < until => {
+                    flush = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return,
+            }
         }
+        let _ = written.recv_timeout(until.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -80,13 +89,7 @@ fn write(lines: &Receiver<Message>, dropped: &AtomicU64) {
     let mut out = BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();
     while let Ok(first) = lines.recv() {
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            let _ = writeln!(
-                err,
-                "[WARN] {lost} log lines dropped: the log's reader did not keep up"
-            );
-        }
+        report(&mut err, dropped);
         for message in std::iter::once(first).chain(lines.try_iter()) {
             match message {
                 Message::Access(line) => {
@@ -98,11 +101,23 @@ fn write(lines: &Receiver<Message>, dropped: &AtomicU64) {
                 }
                 Message::Flush(done) => {
                     let _ = out.flush();
+                    report(&mut err, dropped);
                     let _ = done.send(());
                 }
             }
         }
         let _ = out.flush();
+    }
+}
+
+/// Says on `err` how many lines were dropped since it last said so.
+fn report(err: &mut impl Write, dropped: &AtomicU64) {
+    let lost = dropped.swap(0, Ordering::Relaxed);
+    if lost > 0 {
+        let _ = writeln!(
+            err,
+            "[WARN] {lost} log lines dropped: the log's reader did not keep up"
+        );
     }
 }
 

@@ -180,8 +180,8 @@ impl ServerConfig {
     }
 
     /// This configuration with the connection cap made concrete: as
-    /// configured, or three quarters of the descriptor limit, less the
-    /// server's own.
+    /// configured, or two descriptors a connection within the descriptor
+    /// limit, after the server's own.
     pub(super) fn with_resolved_cap(mut self) -> ServerConfig {
         if self.max_connections == 0 {
             // A connection holds two descriptors at most for long: its

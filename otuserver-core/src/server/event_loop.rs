@@ -351,6 +351,9 @@ impl<H: Handler> Loop<'_, H> {
         for key in 0..self.slots.slots.len() {
             self.step(key, now, Connection::on_tick);
         }
+        if self.spare.is_none() {
+            self.spare = spare();
+        }
         // Not once shutdown has removed the listener from the poller.
         if self.draining_until.is_none() && self.accept_paused_until.is_some_and(|t| now >= t) {
             self.accept_paused_until = None;
@@ -363,12 +366,13 @@ impl<H: Handler> Loop<'_, H> {
     /// Gives up the spare descriptor to accept one waiting connection and
     /// answer it `503`, then takes the spare back.
     fn refuse_with_spare(&mut self) {
-        if self.spare.take().is_none() {
-            return;
+        if self.spare.take().is_some() {
+            if let Ok((stream, peer)) = listener::accept(self.listener) {
+                refuse_busy(&stream, peer, &mut self.scratch);
+            }
         }
-        if let Ok((stream, peer)) = listener::accept(self.listener) {
-            refuse_busy(&stream, peer, &mut self.scratch);
-        }
+        // Another thread may have taken the descriptor freed: then the next
+        // shortage tries again.
         self.spare = spare();
     }
 

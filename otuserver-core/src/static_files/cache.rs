@@ -16,6 +16,8 @@ use std::mem::size_of;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use http::HeaderValue;
+
 use super::representation::{FileSet, Stamp};
 use crate::path::RequestPath;
 
@@ -26,8 +28,9 @@ pub(crate) const MAX_BYTES: usize = 8 << 20;
 /// What a map entry costs beside what it points to: hash, bucket, slack.
 const MAP_ENTRY: usize = 64;
 
-/// Which files a set was made from: equal identities, equal bytes.
-type Identity = [Option<Stamp>; 3];
+/// Which files a set was made from, and the type it is served as: equal
+/// identities, equal answers (two names for one file may differ in type).
+type Identity = ([Option<Stamp>; 3], Option<HeaderValue>);
 
 struct Entry {
     identity: Identity,
@@ -128,6 +131,8 @@ impl FileCache {
                 };
                 let cost = copy.lens().sum::<u64>() as usize + size_of::<FileSet>() + MAP_ENTRY;
                 entries = self.lock();
+                // Another thread may have kept this path meanwhile.
+                entries.remove(path);
                 (Arc::new(copy), cost)
             }
         };
@@ -136,17 +141,20 @@ impl FileCache {
             return copy;
         }
         while entries.bytes + cost + body_cost > MAX_BYTES {
-            let Some((oldest, _)) = entries.order.pop_front() else {
+            let Some((oldest, stored)) = entries.order.pop_front() else {
                 break;
             };
-            entries.remove(&oldest);
+            entries.remove_stored(&oldest, stored);
         }
         let now = Instant::now();
-        let body = entries.bodies.entry(identity).or_insert_with(|| Body {
-            set: Arc::clone(&copy),
-            paths: 0,
-            cost: body_cost,
-        });
+        let body = entries
+            .bodies
+            .entry(identity.clone())
+            .or_insert_with(|| Body {
+                set: Arc::clone(&copy),
+                paths: 0,
+                cost: body_cost,
+            });
         body.paths += 1;
         let added = cost + if body.paths == 1 { body.cost } else { 0 };
         entries.bytes += added;
@@ -174,13 +182,17 @@ impl Entries {
             if stored.elapsed() < ttl {
                 break;
             }
-            // The queue may hold a path stored again since: only the entry
-            // stored at this time goes.
             let (path, stored) = (path.clone(), *stored);
             self.order.pop_front();
-            if self.by_path.get(&path).is_some_and(|e| e.stored == stored) {
-                self.remove(&path);
-            }
+            self.remove_stored(&path, stored);
+        }
+    }
+
+    /// Drops `path`'s entry if it is the one stored at `stored`: the queue
+    /// may hold a path stored again since, whose entry must stay.
+    fn remove_stored(&mut self, path: &RequestPath, stored: Instant) {
+        if self.by_path.get(path).is_some_and(|e| e.stored == stored) {
+            self.remove(path);
         }
     }
 
@@ -236,5 +248,41 @@ mod tests {
         let entries = cache.lock();
         assert_eq!((entries.by_path.len(), entries.bodies.len()), (0, 0));
         assert_eq!(entries.bytes, 0);
+    }
+
+    #[test]
+    fn accounting_holds_when_threads_keep_the_same_paths_at_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("f.txt");
+        std::fs::write(&file, b"contended").unwrap_or_else(|e| panic!("{e}"));
+        let cache = Arc::new(FileCache::new(Duration::from_millis(1)));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (cache, file) = (Arc::clone(&cache), file.clone());
+                std::thread::spawn(move || {
+                    for i in 0..3000 {
+                        let path = decode(&format!("/p{}/f.txt", (i + t) % 4)).unwrap();
+                        if cache.get(&path).is_none() {
+                            cache.keep(&path, set(&file));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap_or_else(|_| panic!("a thread panicked"));
+        }
+        let entries = cache.lock();
+        let keys: usize = entries.by_path.values().map(|e| e.cost).sum();
+        let bodies: usize = entries.bodies.values().map(|b| b.cost).sum();
+        assert_eq!(entries.bytes, keys + bodies, "bytes drifted");
+        for (identity, body) in &entries.bodies {
+            let paths = entries
+                .by_path
+                .values()
+                .filter(|e| e.identity == *identity)
+                .count();
+            assert_eq!(body.paths, paths, "a body's path count drifted");
+        }
     }
 }

@@ -211,14 +211,15 @@ impl FileSet {
         })
     }
 
-    /// The files this set was made from, as they were: two sets with the
-    /// same identity hold the same bytes.
-    pub fn identity(&self) -> [Option<Stamp>; 3] {
-        [
+    /// The files this set was made from, as they were, and the type it is
+    /// served as: two sets with the same identity answer alike.
+    pub fn identity(&self) -> ([Option<Stamp>; 3], Option<HeaderValue>) {
+        let stamps = [
             Some(self.original.stamp),
             self.br.as_ref().map(|r| r.stamp),
             self.gzip.as_ref().map(|r| r.stamp),
-        ]
+        ];
+        (stamps, self.content_type.clone())
     }
 
     /// Every representation's length, for the cache to decide.

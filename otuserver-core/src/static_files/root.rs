@@ -7,6 +7,7 @@
 //! once.
 
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,11 +15,14 @@ use std::time::{Duration, Instant};
 
 use crate::ResolveError;
 
+/// An open root directory, with its device and inode.
+type Opened = (Arc<File>, (u64, u64));
+
 #[derive(Debug)]
 struct Current {
     /// The directory open now, and its device and inode; `None` while the
     /// path leads nowhere.
-    dir: Option<(Arc<File>, (u64, u64))>,
+    dir: Option<Opened>,
     checked: Instant,
 }
 
@@ -59,49 +63,66 @@ impl Root {
     }
 
     /// The root directory now at the path: the one open, or, once
-    /// `recheck` has passed, whatever is there; `RootGone` if nothing is.
+    /// `recheck` has passed, whatever is there; `RootGone` if nothing is (or
+    /// the path now leads somewhere else through a symlink).
     pub fn dir(&self) -> Result<Arc<File>, ResolveError> {
-        let mut current = self.lock();
-        if current.checked.elapsed() < self.recheck {
-            if let Some((dir, _)) = &current.dir {
-                return Ok(Arc::clone(dir));
-            }
-        }
-        current.checked = Instant::now();
-        let found = std::fs::metadata(&self.path)
-            .ok()
-            .filter(|m| m.is_dir())
-            .map(|m| (m.dev(), m.ino()));
-        match (found, &current.dir) {
-            (Some(id), Some((dir, open))) if id == *open => Ok(Arc::clone(dir)),
-            (Some(_), _) => {
-                let dir = File::open(&self.path).and_then(|d| {
-                    let m = d.metadata()?;
-                    Ok((Arc::new(d), (m.dev(), m.ino())))
-                });
-                match dir {
-                    Ok((dir, id)) => {
-                        log::warn!(
-                            "document root {}: a new directory, served from now on",
-                            self.path.display()
-                        );
-                        current.dir = Some((Arc::clone(&dir), id));
-                        Ok(dir)
-                    }
-                    Err(e) => Err(ResolveError::from(e)),
+        {
+            let current = self.lock();
+            if current.checked.elapsed() < self.recheck {
+                if let Some((dir, _)) = &current.dir {
+                    return Ok(Arc::clone(dir));
                 }
             }
-            (None, previous) => {
-                if previous.is_some() {
+        }
+        // Looked at without the lock: a slow file system must not hold up
+        // every loop's requests behind one.
+        let found = self.look();
+        let mut current = self.lock();
+        current.checked = Instant::now();
+        match found {
+            Ok(Some((dir, id))) => {
+                if let Some((open, open_id)) = &current.dir {
+                    if *open_id == id {
+                        return Ok(Arc::clone(open));
+                    }
+                }
+                log::warn!(
+                    "document root {}: a new directory, served from now on",
+                    self.path.display()
+                );
+                current.dir = Some((Arc::clone(&dir), id));
+                Ok(dir)
+            }
+            Ok(None) => {
+                if current.dir.take().is_some() {
                     log::error!(
                         "document root {} is gone: answering 503 until it is back",
                         self.path.display()
                     );
                 }
-                current.dir = None;
                 Err(ResolveError::RootGone)
             }
+            Err(e) => Err(e),
         }
+    }
+
+    /// The directory at the path now, if one is there and is the path
+    /// itself (no symlink on the way leads elsewhere), with its identity.
+    fn look(&self) -> Result<Option<Opened>, ResolveError> {
+        let dir = match File::open(&self.path) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => match ResolveError::from(e) {
+                ResolveError::NotFound => return Ok(None),
+                other => return Err(other),
+            },
+        };
+        let meta = dir.metadata()?;
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))?;
+        if !meta.is_dir() || real != self.path {
+            return Ok(None);
+        }
+        Ok(Some((Arc::new(dir), (meta.dev(), meta.ino()))))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
