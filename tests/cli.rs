@@ -793,3 +793,217 @@ fn out_of_descriptors_is_503_never_500_nor_a_short_listing() {
     assert_eq!(status, 503);
     assert_eq!(answered(srv.port), Some(503));
 }
+
+/// A free loopback port, for a test that needs to name one up front.
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// A GET of /hello.txt on a new connection; whether it came back whole.
+fn fetch_ok(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    reply.starts_with(b"HTTP/1.1 200 OK\r\n") && reply.ends_with(b"\r\n\r\nhello\n")
+}
+
+#[test]
+fn a_new_process_takes_over_the_port_without_a_failed_request() {
+    // --reuse-port: start a new server beside the old, stop the old; a
+    // client making requests all along sees every one answered.
+    let dir = docroot();
+    let root = dir.path().to_str().unwrap().to_owned();
+    let port = free_port().to_string();
+    let args = [
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-r",
+        &root,
+        "--reuse-port",
+        "-l",
+        "e",
+    ];
+    let old = start_command({
+        let mut c = Command::new(BIN);
+        c.args(args);
+        c
+    });
+    let port: u16 = old.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Eight clients at once, so that connections sit in the old process's
+    // accept queue when it stops.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) || ok + failed < 250 {
+                    if fetch_ok(port) {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let new = start_command({
+        let mut c = Command::new(BIN);
+        c.args(args);
+        c
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut old = old;
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(old.child.id() as i32, libc::SIGTERM) };
+    assert!(old.child.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, failed) = clients
+        .into_iter()
+        .map(|c| c.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    drop(new);
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed over the handover",
+        ok + failed
+    );
+    assert!(ok >= 2000);
+}
+
+#[test]
+fn systemd_readiness_and_stopping_are_reported() {
+    let dir = docroot();
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock_path = sock_dir.path().join("notify");
+    let notify = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-r",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("NOTIFY_SOCKET", &sock_path);
+    let mut srv = start_command(command);
+    let mut buf = [0u8; 64];
+    let n = notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(fetch_ok(srv.port));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let n = notify.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert!(srv.child.wait().unwrap().success());
+}
+
+#[test]
+fn a_wrong_inherited_socket_is_one_clear_line() {
+    let dir = docroot();
+    let root = dir.path().to_str().unwrap();
+    // Descriptor 3 is /dev/null, not a socket.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            r#"LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -r "$1" 3</dev/null"#,
+            BIN,
+            root,
+        ])
+        .output()
+        .unwrap();
+    let err = one_clear_line(&out);
+    assert!(
+        err.contains("LISTEN_FDS") && err.contains("not a listening TCP socket"),
+        "{err}"
+    );
+    // Variables meant for another process, or two sockets.
+    let err = one_clear_line(
+        &Command::new(BIN)
+            .args(["-r", root])
+            .env("LISTEN_FDS", "1")
+            .env("LISTEN_PID", "1")
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("LISTEN_PID"), "{err}");
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            r#"LISTEN_PID=$$ LISTEN_FDS=2 exec "$0" -r "$1""#,
+            BIN,
+            root,
+        ])
+        .output()
+        .unwrap();
+    assert!(one_clear_line(&out).contains("2 sockets"));
+}
+
+/// `systemd-socket-activate`, from Debian's systemd package (installed
+/// with apt-get when missing, as .ci/run does).
+fn socket_activate() -> &'static str {
+    const TOOL: &str = "/usr/bin/systemd-socket-activate";
+    if !std::path::Path::new(TOOL).exists() {
+        let apt = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let installed = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "systemd"]);
+        assert!(
+            installed,
+            "systemd-socket-activate is missing and apt-get could not install it"
+        );
+    }
+    TOOL
+}
+
+#[test]
+fn serves_a_socket_systemd_activates() {
+    let dir = docroot();
+    let port = free_port();
+    let mut activator = Command::new(socket_activate())
+        .args(["-l", &format!("127.0.0.1:{port}"), BIN, "-r"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The activator listens at once and starts the server on the first
+    // connection, handing it the socket.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut served = false;
+    while Instant::now() < deadline && !served {
+        served = fetch_ok(port);
+        if !served {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // SAFETY: kill(2) on our own child's pid (the activator execs the
+    // server in its place).
+    unsafe { libc::kill(activator.id() as i32, libc::SIGTERM) };
+    let _ = activator.wait();
+    assert!(served, "no answer through the activated socket");
+}

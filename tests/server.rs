@@ -395,6 +395,28 @@ fn the_shutdown_grace_outlasts_the_timeout_when_asked() {
 }
 
 #[test]
+fn unspecified_ipv6_serves_both_families_and_loopbacks_their_own() {
+    let answers = |addr: std::net::SocketAddr| {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+    };
+    let v4 = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let v6 = |port| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    // `::` takes IPv4 clients too, whatever the system's default.
+    let any = Server::bind("[::]:0", quick_config()).unwrap();
+    let port = any.local_addr().port();
+    assert!(answers(v4(port)) && answers(v6(port)));
+    drop(any);
+    // `::1` and `127.0.0.1` only their own.
+    let six = Server::bind("[::1]:0", quick_config()).unwrap();
+    let port = six.local_addr().port();
+    assert!(answers(v6(port)) && !answers(v4(port)));
+    drop(six);
+    let four = Server::bind("127.0.0.1:0", quick_config()).unwrap();
+    let port = four.local_addr().port();
+    assert!(answers(v4(port)) && !answers(v6(port)));
+}
+
+#[test]
 fn bind_and_config_errors_are_typed() {
     let first = Server::bind("127.0.0.1:0", ServerConfig::default()).unwrap();
     let addr = first.local_addr();

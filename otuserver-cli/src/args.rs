@@ -96,6 +96,12 @@ pub struct Args {
     #[argh(switch)]
     pub allow_dotfiles: bool,
 
+    /// bind with SO_REUSEPORT, so that a new otuserver can bind the same
+    /// address beside this one and take over: start it, then stop this one
+    /// (SIGTERM); connections already queued here are still answered
+    #[argh(switch)]
+    pub reuse_port: bool,
+
     /// list directories that have no index.html
     #[argh(switch, short = 'g')]
     pub generate_index: bool,

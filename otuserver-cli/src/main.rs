@@ -2,6 +2,7 @@
 
 mod args;
 mod logger;
+mod systemd;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -68,6 +69,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         files = files.cache_control(value);
     }
     let mut config = ServerConfig::builder()
+        .reuse_port(args.reuse_port)
         .workers(args.workers)
         .timeout(Duration::from_secs(args.timeout))
         .keep_alive_timeout(Duration::from_secs(args.keepalive))
@@ -89,8 +91,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.host.clone()
     };
-    let server =
-        Server::bind(format!("{host}:{}", args.port), config).map_err(|e| in_flag_terms(&e))?;
+    let server = match systemd::inherited_listener()? {
+        Some(listener) => Server::from_listener(listener, config)
+            .map_err(|e| format!("the socket systemd passed (LISTEN_FDS): {e}"))?,
+        None => {
+            Server::bind(format!("{host}:{}", args.port), config).map_err(|e| in_flag_terms(&e))?
+        }
+    };
     stop_on_signals(server.shutdown_handle())?;
     let addr = server.local_addr();
     println!(
@@ -108,6 +115,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         config.max_connections(),
         if args.generate_index { "on" } else { "off" }
     );
+    systemd::notify("READY=1");
     server.serve(files)?;
     log::info!("stopped");
     Ok(())
@@ -169,6 +177,7 @@ fn stop_on_signals(handle: ShutdownHandle) -> std::io::Result<()> {
             let mut forever = signals.forever();
             if let Some(signal) = forever.next() {
                 log::info!("signal {signal}: stopping (again to stop at once)");
+                systemd::notify("STOPPING=1");
                 handle.shutdown();
             }
             if let Some(signal) = forever.next() {

@@ -67,6 +67,7 @@ pub struct ServerConfig {
     pool_queue: usize,
     /// `None`: the timeout.
     shutdown_grace: Option<Duration>,
+    reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +86,7 @@ impl Default for ServerConfig {
             pool_threads: DEFAULT_POOL_THREADS,
             pool_queue: DEFAULT_POOL_QUEUE,
             shutdown_grace: None,
+            reuse_port: false,
         }
     }
 }
@@ -177,6 +179,12 @@ impl ServerConfig {
     /// [`ServerConfigBuilder::shutdown_grace`].
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace.unwrap_or(self.timeout)
+    }
+
+    /// Whether the listening socket is bound with `SO_REUSEPORT`; see
+    /// [`ServerConfigBuilder::reuse_port`].
+    pub fn reuse_port(&self) -> bool {
+        self.reuse_port
     }
 
     /// This configuration with the connection cap made concrete: as
@@ -315,6 +323,15 @@ impl ServerConfigBuilder {
     /// most a day.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.config.shutdown_grace = Some(grace);
+        self
+    }
+
+    /// Binds with `SO_REUSEPORT`, so that a new process can bind the same
+    /// address beside this one and take over without a moment of refused
+    /// connections (stop the old one when the new one listens). Default
+    /// off.
+    pub fn reuse_port(mut self, on: bool) -> Self {
+        self.config.reuse_port = on;
         self
     }
 

@@ -104,6 +104,7 @@ pub(super) struct Connection {
     /// Unique for the server's life: replies find it by this, since keys
     /// are reused.
     id: u64,
+    opened: Instant,
     /// Bytes read and not yet used: the start of a head, pipelined requests.
     buf: Vec<u8>,
     state: State,
@@ -125,6 +126,7 @@ impl Connection {
             stream,
             peer,
             id,
+            opened: Instant::now(),
             buf: Vec::new(),
             state: State::Head { deadline },
             shared,
@@ -149,6 +151,14 @@ impl Connection {
             State::Closed => None,
             _ => Some(Interest::Read),
         }
+    }
+
+    /// Whether it was accepted less than `within` ago and has sent nothing
+    /// yet: its first request is likely on the way.
+    pub fn just_opened(&self, now: Instant, within: Duration) -> bool {
+        matches!(self.state, State::Head { .. })
+            && self.buf.is_empty()
+            && now.saturating_duration_since(self.opened) < within
     }
 
     /// Whether it is in the middle of a request (its body, its handler,

@@ -35,6 +35,9 @@ const ACCEPT_BATCH: usize = 64;
 /// How many connections above an even share a loop may hold before it
 /// leaves new ones to the other loops.
 const SHARE_SLACK: usize = 2;
+/// How long a new connection may take to send its first request before a
+/// shutdown counts it as idle.
+const FRESH: Duration = Duration::from_secs(1);
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -94,6 +97,7 @@ struct Loop<'a, H> {
     /// A descriptor kept free to answer `503` when the process has no
     /// other left.
     spare: Option<std::fs::File>,
+
     scratch: Vec<u8>,
     accept_paused_until: Option<Instant>,
     /// Whether this loop let the last wake-up for new connections pass.
@@ -130,6 +134,7 @@ pub(super) fn run<H: Handler>(
         slots: Slots::default(),
         next_id: 0,
         spare: spare(),
+
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         deferred: false,
@@ -175,11 +180,12 @@ impl<H: Handler> Loop<'_, H> {
                 std::thread::yield_now();
             }
             if self.shared.stopping() {
-                let until = *self.draining_until.get_or_insert_with(|| {
-                    let _ = self.poller.delete(self.listener);
-                    now + self.config.shutdown_grace()
-                });
-                self.close_idle();
+                if self.draining_until.is_none() {
+                    self.stop_listening(now);
+                    self.draining_until = Some(now + self.config.shutdown_grace());
+                }
+                let until = self.draining_until.unwrap_or(now);
+                self.close_idle(now);
                 if self.slots.len == 0 || now >= until {
                     return Ok(());
                 }
@@ -225,38 +231,69 @@ impl<H: Handler> Loop<'_, H> {
                     return Ok(());
                 }
             };
-            if self.shared.open.load(Ordering::Acquire) >= self.config.max_connections() {
-                log::debug!(
-                    "refusing {peer}: {} connections open",
-                    self.config.max_connections()
-                );
-                refuse_busy(&stream, peer, &mut self.scratch);
-                continue;
-            }
-            let fd = stream.as_raw_fd();
-            let deadline = now + self.config.timeout();
-            let id = self.next_id;
-            self.next_id += 1;
-            let conn = Connection::accepted(stream, peer, id, Arc::clone(self.shared), deadline);
-            let key = self.slots.insert(Slot {
-                conn,
-                watching: Interest::Read,
-            });
-            // Level-triggered: a connection stays registered for reading
-            // between requests without re-arming after each one.
-            // SAFETY: `close` deletes the registration before the socket
-            // closes.
-            let added = unsafe {
-                self.poller
-                    .add_with_mode(fd, Event::readable(key), PollMode::Level)
-            };
-            if added.is_err() {
-                self.slots.remove(key);
-            }
+            self.admit(stream, peer, now);
         }
         self.poller
             .modify(self.listener, Event::readable(LISTENER))?;
         Ok(())
+    }
+
+    /// Takes an accepted connection in (or refuses it with `503` at the
+    /// cap); its key.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) -> Option<usize> {
+        if self.shared.open.load(Ordering::Acquire) >= self.config.max_connections() {
+            log::debug!(
+                "refusing {peer}: {} connections open",
+                self.config.max_connections()
+            );
+            refuse_busy(&stream, peer, &mut self.scratch);
+            return None;
+        }
+        let fd = stream.as_raw_fd();
+        let deadline = now + self.config.timeout();
+        let id = self.next_id;
+        self.next_id += 1;
+        let conn = Connection::accepted(stream, peer, id, Arc::clone(self.shared), deadline);
+        let key = self.slots.insert(Slot {
+            conn,
+            watching: Interest::Read,
+        });
+        // Level-triggered: a connection stays registered for reading
+        // between requests without re-arming after each one.
+        // SAFETY: `close` deletes the registration before the socket
+        // closes.
+        let added = unsafe {
+            self.poller
+                .add_with_mode(fd, Event::readable(key), PollMode::Level)
+        };
+        if added.is_err() {
+            self.slots.remove(key);
+            return None;
+        }
+        Some(key)
+    }
+
+    /// At the start of a shutdown: takes the connections the kernel has
+    /// queued and answers what they have sent, then closes the listener.
+    /// A client that reached this process gets an answer rather than a
+    /// reset; later ones are refused, or, with `SO_REUSEPORT`, go to the
+    /// process that took over.
+    fn stop_listening(&mut self, now: Instant) {
+        let _ = self.poller.delete(self.listener);
+        // Take them all first and answer after the close: a connection that
+        // comes while one is being answered would be in the queue the close
+        // resets.
+        let mut taken = Vec::new();
+        while let Ok((stream, peer)) = listener::accept(self.listener) {
+            taken.extend(self.admit(stream, peer, now));
+        }
+        if let Err(e) = socket2::SockRef::from(self.listener).shutdown(Shutdown::Both) {
+            // Another loop shut it first.
+            log::debug!("closing the listening socket: {e}");
+        }
+        for key in taken {
+            self.ready(key, now);
+        }
     }
 
     /// Moves a connection on after the poller says its socket is ready.
@@ -378,12 +415,15 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Closes every connection but those still receiving a response or
     /// finishing their close (at shutdown).
-    fn close_idle(&mut self) {
+    fn close_idle(&mut self, now: Instant) {
         for key in 0..self.slots.slots.len() {
+            // A connection accepted a moment ago has its request on the
+            // way: closing it would reset the request (measured: bursts of
+            // resets at each handover of a port).
             let finishing = self
                 .slots
                 .get_mut(key)
-                .is_some_and(|slot| slot.conn.finishing());
+                .is_some_and(|slot| slot.conn.finishing() || slot.conn.just_opened(now, FRESH));
             if !finishing {
                 self.close(key);
             }

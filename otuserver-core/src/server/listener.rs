@@ -9,8 +9,13 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::Error;
 
-/// Binds the first address of `addr` that binds.
-pub(super) fn bind<A: ToSocketAddrs + Debug>(addr: A, backlog: u32) -> Result<TcpListener, Error> {
+/// Binds the first address of `addr` that binds, with `SO_REUSEPORT` if
+/// `reuse_port` (another process may then bind the same address beside it).
+pub(super) fn bind<A: ToSocketAddrs + Debug>(
+    addr: A,
+    backlog: u32,
+    reuse_port: bool,
+) -> Result<TcpListener, Error> {
     let name = format!("{addr:?}").trim_matches('"').to_owned();
     let bind_error = |source| Error::Bind {
         addr: name.clone(),
@@ -18,7 +23,7 @@ pub(super) fn bind<A: ToSocketAddrs + Debug>(addr: A, backlog: u32) -> Result<Tc
     };
     let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
     for a in addr.to_socket_addrs().map_err(bind_error)? {
-        match bind_one(a, backlog) {
+        match bind_one(a, backlog, reuse_port) {
             Ok(listener) => return Ok(listener),
             Err(e) => last = e,
         }
@@ -26,9 +31,17 @@ pub(super) fn bind<A: ToSocketAddrs + Debug>(addr: A, backlog: u32) -> Result<Tc
     Err(bind_error(last))
 }
 
-fn bind_one(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    // `::` serves IPv4 clients too, whatever the system's default says;
+    // `::1` and other addresses are their own family's only.
+    if addr.is_ipv6() {
+        socket.set_only_v6(!addr.ip().is_unspecified())?;
+    }
     // Accepted sockets inherit it on Linux: no setsockopt per connection.
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
@@ -58,6 +71,20 @@ pub(super) fn accept(listener: &TcpListener) -> io::Result<(TcpStream, SocketAdd
         .as_socket()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "peer is not an IP address"))?;
     Ok((stream, peer))
+}
+
+/// Checks that `listener` (handed over, not bound here) is a listening TCP
+/// socket, and makes it close-on-exec.
+pub(super) fn check_inherited(listener: &TcpListener) -> io::Result<()> {
+    let socket = socket2::SockRef::from(listener);
+    let is_tcp = socket.r#type().is_ok_and(|t| t == Type::STREAM) && listener.local_addr().is_ok();
+    if !is_tcp || !socket.is_listener().unwrap_or(false) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a listening TCP socket",
+        ));
+    }
+    socket.set_cloexec(true)
 }
 
 fn nofile() -> io::Result<libc::rlimit> {
@@ -102,7 +129,7 @@ mod tests {
 
     #[test]
     fn accepted_sockets_are_non_blocking_with_nodelay() {
-        let listener = bind("127.0.0.1:0", 16).unwrap_or_else(|e| panic!("{e}"));
+        let listener = bind("127.0.0.1:0", 16, false).unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let client = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
         let (mut stream, peer) = accept(&listener).unwrap_or_else(|e| panic!("{e}"));

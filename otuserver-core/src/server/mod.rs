@@ -19,7 +19,7 @@ mod read;
 mod request;
 mod stream;
 
-use std::net::{Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -136,13 +136,27 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Binds a listening socket on `addr` (the first of its addresses that
-    /// binds) with `SO_REUSEADDR` and the configured backlog.
+    /// binds) with `SO_REUSEADDR`, the configured backlog and, if
+    /// configured, `SO_REUSEPORT`. `::` accepts IPv4 clients too.
     pub fn bind<A: ToSocketAddrs + std::fmt::Debug>(
         addr: A,
         config: ServerConfig,
     ) -> Result<Server, Error> {
+        let listener = listener::bind(addr, config.backlog(), config.reuse_port())?;
+        Server::with_listener(listener, config)
+    }
+
+    /// Serves on `listener`, a socket already bound and listening: one
+    /// inherited from systemd's socket activation (`LISTEN_FDS`), or bound
+    /// by the program itself. It is made non-blocking and close-on-exec; a
+    /// socket that is not a listening TCP socket is an error.
+    pub fn from_listener(listener: TcpListener, config: ServerConfig) -> Result<Server, Error> {
+        listener::check_inherited(&listener)?;
+        Server::with_listener(listener, config)
+    }
+
+    fn with_listener(listener: TcpListener, config: ServerConfig) -> Result<Server, Error> {
         let config = config.with_resolved_cap();
-        let listener = listener::bind(addr, config.backlog())?;
         let local_addr = listener.local_addr()?;
         let pollers = (0..config.workers())
             .map(|_| polling::Poller::new())
@@ -247,14 +261,7 @@ impl Server {
                     .unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            let until = *deadline.get_or_insert_with(|| {
-                // New connections are refused from now on, not queued in
-                // the kernel for nobody to accept: clients retry elsewhere.
-                if let Err(e) = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both) {
-                    log::warn!("closing the listening socket: {e}");
-                }
-                Instant::now() + grace
-            });
+            let until = *deadline.get_or_insert_with(|| Instant::now() + grace);
             let Some(left) = until.checked_duration_since(Instant::now()) else {
                 log::warn!("an event loop is still inside a handler at shutdown; leaving it");
                 break;
