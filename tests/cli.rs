@@ -1007,3 +1007,26 @@ fn serves_a_socket_systemd_activates() {
     let _ = activator.wait();
     assert!(served, "no answer through the activated socket");
 }
+
+#[test]
+fn header_and_cors_flags_wrap_the_files() {
+    let dir = docroot();
+    let root = dir.path().to_str().unwrap();
+    let srv = start(&[
+        "-r",
+        root,
+        "--header",
+        "X-Served-By: edge-1",
+        "--cors",
+        "https://a.example",
+    ]);
+    let reply = get_with(srv.port, "/hello.txt", "Origin: https://a.example\r\n");
+    let lower = reply.to_ascii_lowercase();
+    assert!(lower.contains("\r\nx-served-by: edge-1\r\n"), "{reply}");
+    assert!(
+        lower.contains("\r\naccess-control-allow-origin: https://a.example\r\n"),
+        "{reply}"
+    );
+    let err = one_clear_line(&run(&["-p", "0", "-r", root, "--header", "no colon"]));
+    assert!(err.starts_with("otuserver: --header \"no colon\""), "{err}");
+}

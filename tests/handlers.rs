@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, changed, config, connect, exchange, get, read_response};
 use otuserver_core::{
-    Bytes, Handler, Inline, PathParams, Request, Response, Router, StaticFiles, response,
+    Bytes, Cors, Handler, Inline, PathParams, Request, Response, Router, StaticFiles, WithHeaders,
+    response,
 };
 
 /// `/slow` sleeps 200 ms (on the pool); `/fast` answers at once (inline);
@@ -293,4 +294,95 @@ fn a_client_that_resets_while_its_handler_runs_costs_no_cpu() {
         wall.elapsed()
     );
     assert_eq!(get(srv.addr, "/").status, 200);
+}
+
+fn ask_with(addr: std::net::SocketAddr, method: &str, path: &str, headers: &str) -> common::Resp {
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n");
+    exchange(addr, req.as_bytes())
+}
+
+#[test]
+fn fixed_headers_reach_every_response_of_the_handler_they_wrap() {
+    let dir = site();
+    let mut headers = otuserver_core::http::HeaderMap::new();
+    headers.insert("x-frame-options", "DENY".parse().unwrap());
+    headers.insert("cache-control", "no-store".parse().unwrap());
+    let files = StaticFiles::new(dir.path()).unwrap();
+    let srv = TestServer::start(
+        WithHeaders::new(files, headers),
+        config(1, Duration::from_secs(5)),
+    );
+    for path in ["/a.txt", "/missing"] {
+        let r = get(srv.addr, path);
+        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+    }
+}
+
+#[test]
+fn cors_answers_preflights_and_marks_cross_origin_responses() {
+    let dir = site();
+    let any = TestServer::start(
+        Cors::any(StaticFiles::new(dir.path()).unwrap()),
+        config(1, Duration::from_secs(5)),
+    );
+    let r = ask_with(any.addr, "GET", "/a.txt", "Origin: https://a.example\r\n");
+    assert_eq!(
+        (r.status, r.header("access-control-allow-origin")),
+        (200, Some("*"))
+    );
+    assert!(
+        r.header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("ETag"))
+    );
+    // Not a CORS request: untouched.
+    let r = ask_with(any.addr, "GET", "/a.txt", "");
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let preflight = "Origin: https://a.example\r\nAccess-Control-Request-Method: GET\r\n\
+                     Access-Control-Request-Headers: range\r\n";
+    let r = ask_with(any.addr, "OPTIONS", "/a.txt", preflight);
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        r.header("access-control-allow-methods"),
+        Some("GET, HEAD, OPTIONS")
+    );
+    assert_eq!(r.header("access-control-allow-headers"), Some("range"));
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    // OPTIONS that is no preflight is the handler's (static files: 405).
+    assert_eq!(ask_with(any.addr, "OPTIONS", "/a.txt", "").status, 405);
+
+    let list = Cors::allow(
+        StaticFiles::new(dir.path()).unwrap(),
+        ["https://a.example", "https://b.example"],
+    )
+    .unwrap();
+    let srv = TestServer::start(list, config(1, Duration::from_secs(5)));
+    let r = ask_with(srv.addr, "GET", "/a.txt", "Origin: https://b.example\r\n");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://b.example")
+    );
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("vary") && v == "Origin")
+    );
+    let r = ask_with(
+        srv.addr,
+        "GET",
+        "/a.txt",
+        "Origin: https://evil.example\r\n",
+    );
+    assert_eq!(
+        (r.status, r.header("access-control-allow-origin")),
+        (200, None)
+    );
+    assert!(
+        r.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("vary") && v == "Origin")
+    );
+    let evil = "Origin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\n";
+    assert_eq!(ask_with(srv.addr, "OPTIONS", "/a.txt", evil).status, 405);
 }

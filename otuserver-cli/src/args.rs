@@ -102,6 +102,16 @@ pub struct Args {
     #[argh(switch)]
     pub reuse_port: bool,
 
+    /// a header added to every response, as "Name: value"; repeatable
+    #[argh(option)]
+    pub header: Vec<String>,
+
+    /// let pages from other origins read responses (CORS): '*' for any, or
+    /// a comma-separated list such as https://a.example,https://b.example;
+    /// preflights (OPTIONS) are answered 204
+    #[argh(option)]
+    pub cors: Option<String>,
+
     /// list directories that have no index.html
     #[argh(switch, short = 'g')]
     pub generate_index: bool,

@@ -6,10 +6,13 @@ mod systemd;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use otuserver_core::http::HeaderValue;
-use otuserver_core::{Error, Server, ServerConfig, ShutdownHandle, StaticFiles};
+use otuserver_core::http::{HeaderMap, HeaderName, HeaderValue};
+use otuserver_core::{
+    Cors, Error, Handler, Server, ServerConfig, ShutdownHandle, StaticFiles, WithHeaders,
+};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -68,6 +71,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|_| format!("--cache-control {value:?}: not a valid header value"))?;
         files = files.cache_control(value);
     }
+    let root = files.root().to_path_buf();
+    let app = around(files, args)?;
     let mut config = ServerConfig::builder()
         .reuse_port(args.reuse_port)
         .workers(args.workers)
@@ -103,7 +108,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "otuserver {} serving {} at {}",
         env!("CARGO_PKG_VERSION"),
-        files.root().display(),
+        root.display(),
         where_to_open(addr)
     );
     let config = server.config();
@@ -116,9 +121,34 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if args.generate_index { "on" } else { "off" }
     );
     systemd::notify("READY=1");
-    server.serve(files)?;
+    server.serve(app)?;
     log::info!("stopped");
     Ok(())
+}
+
+/// `files` with what `--header` and `--cors` ask for around it.
+fn around(files: StaticFiles, args: &Args) -> Result<Arc<dyn Handler>, String> {
+    let mut app: Arc<dyn Handler> = Arc::new(files);
+    if !args.header.is_empty() {
+        let mut headers = HeaderMap::new();
+        for given in &args.header {
+            let bad = || format!("--header {given:?}: not a header (\"Name: value\")");
+            let (name, value) = given.split_once(':').ok_or_else(bad)?;
+            let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+            let value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
+            headers.append(name, value);
+        }
+        app = Arc::new(WithHeaders::new(app, headers));
+    }
+    if let Some(origins) = &args.cors {
+        app = if origins.trim() == "*" {
+            Arc::new(Cors::any(app))
+        } else {
+            let cors = Cors::allow(app, origins.split(',').filter(|o| !o.trim().is_empty()));
+            Arc::new(cors.ok_or_else(|| format!("--cors {origins:?}: not a list of origins"))?)
+        };
+    }
+    Ok(app)
 }
 
 /// `error` told in terms of the flags that caused it, so that the one line
