@@ -1030,3 +1030,53 @@ fn header_and_cors_flags_wrap_the_files() {
     let err = one_clear_line(&run(&["-p", "0", "-r", root, "--header", "no colon"]));
     assert!(err.starts_with("otuserver: --header \"no colon\""), "{err}");
 }
+
+/// Sends a request with a hostile `User-Agent` (a quote, a byte that is not
+/// UTF-8) and `Referer`, and returns the access-log line it made.
+fn hostile_request_logged(format: &str) -> String {
+    let dir = docroot();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "--log-format", format]);
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.write_all(
+        b"GET /hello.txt?%0D%0Ax=%22 HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\"\xff\r\n\
+          Referer: http://a.example/\"q\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert!(reply.starts_with(b"HTTP/1.1 200 OK"));
+    let mut line = String::new();
+    srv.stdout.read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn json_access_lines_are_objects_nothing_can_break() {
+    let line = hostile_request_logged("json");
+    let entry: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(entry["client"], "127.0.0.1");
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["path"], "/hello.txt?%0D%0Ax=%22");
+    assert_eq!(
+        (entry["status"].as_u64(), entry["bytes"].as_u64()),
+        (Some(200), Some(6))
+    );
+    assert!(entry["duration_us"].is_u64());
+    assert!(entry["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(entry["user_agent"], "evil\"\u{ff}");
+}
+
+#[test]
+fn combined_access_lines_escape_what_could_forge_a_line() {
+    let line = hostile_request_logged("combined");
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(
+        line.trim_end().ends_with(
+            r#""GET /hello.txt?%0D%0Ax=%22 HTTP/1.1" 200 6 "http://a.example/\"q" "evil\"\xFF""#
+        ),
+        "{line}"
+    );
+    let err = one_clear_line(&run(&["--log-format", "xml"]));
+    assert!(err.contains("common, combined or json"), "{err}");
+}

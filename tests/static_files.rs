@@ -617,3 +617,59 @@ fn two_names_for_one_file_keep_their_own_types() {
         assert_eq!(r.header("content-type"), Some("application/json"));
     }
 }
+
+#[test]
+fn a_listing_asked_for_as_json_is_json() {
+    let (site, srv) = serve();
+    std::fs::write(site.root().join("list/.hidden"), "x").unwrap();
+    let ask = |accept: &str| {
+        exchange(
+            srv.addr,
+            format!(
+                "GET /list/ HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let r = ask("application/json");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("vary"), Some("Accept"));
+    let listing: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(listing["path"], "/list/");
+    assert_eq!(listing["truncated"], false);
+    let entries = listing["entries"].as_array().unwrap();
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    // Directories first, natural order, dotfiles left out, as on the page.
+    assert_eq!(
+        names,
+        [
+            "adir",
+            "zdir",
+            "<img src=x onerror=alert(1)>.txt",
+            "a.txt",
+            "b.txt",
+            "q?#.txt"
+        ]
+    );
+    let q = &entries[5];
+    assert_eq!(
+        (q["type"].as_str(), q["size"].as_u64()),
+        (Some("file"), Some(1))
+    );
+    assert_eq!(q["href"], "./q%3F%23.txt");
+    assert!(
+        q["modified"]
+            .as_str()
+            .is_some_and(|m| m.ends_with('Z') && m.len() == 20)
+    );
+    assert_eq!(entries[0]["type"], "dir");
+    assert_eq!(entries[0]["href"], "./adir/");
+    // A browser gets the page, which varies by Accept too.
+    let r = ask("text/html,application/xhtml+xml,*/*;q=0.8");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.header("vary"), Some("Accept"));
+}

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use argh::FromArgs;
-use otuserver_core::{ServerConfig, StaticFiles};
+use otuserver_core::{AccessLogFormat, ServerConfig, StaticFiles};
 
 /// Serve a directory over HTTP/1.x.
 #[derive(FromArgs, Debug)]
@@ -75,6 +75,15 @@ pub struct Args {
         from_str_fn(parse_level)
     )]
     pub loglevel: log::LevelFilter,
+
+    /// access-log format: common, combined (with Referer and User-Agent)
+    /// or json (one object a line) (default common)
+    #[argh(
+        option,
+        default = "AccessLogFormat::Common",
+        from_str_fn(parse_log_format)
+    )]
+    pub log_format: AccessLogFormat,
 
     /// milliseconds a small file (up to 16 KiB) is served from memory
     /// before it is read again; 0 turns the cache off (default {cache_ms})
@@ -157,5 +166,16 @@ fn parse_level(value: &str) -> Result<log::LevelFilter, String> {
         "i" => Ok(log::LevelFilter::Info),
         "e" => Ok(log::LevelFilter::Error),
         other => Err(format!("log level must be d, i or e, not {other:?}")),
+    }
+}
+
+fn parse_log_format(value: &str) -> Result<AccessLogFormat, String> {
+    match value {
+        "common" => Ok(AccessLogFormat::Common),
+        "combined" => Ok(AccessLogFormat::Combined),
+        "json" => Ok(AccessLogFormat::Json),
+        other => Err(format!(
+            "log format must be common, combined or json, not {other:?}"
+        )),
     }
 }

@@ -75,6 +75,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let app = around(files, args)?;
     let mut config = ServerConfig::builder()
         .reuse_port(args.reuse_port)
+        .access_log_format(args.log_format)
         .workers(args.workers)
         .timeout(Duration::from_secs(args.timeout))
         .keep_alive_timeout(Duration::from_secs(args.keepalive))

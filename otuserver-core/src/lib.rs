@@ -64,6 +64,7 @@ mod body;
 mod error;
 mod handler;
 pub mod http1;
+mod json;
 mod middleware;
 mod path;
 pub mod response;
@@ -86,7 +87,9 @@ pub use path::MountPrefix;
 pub use route::PathParams;
 pub use router::Router;
 #[cfg(feature = "server")]
-pub use server::{Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit};
+pub use server::{
+    AccessLogFormat, Server, ServerConfig, ServerConfigBuilder, ShutdownHandle, raise_fd_limit,
+};
 pub use static_files::StaticFiles;
 
 /// The `log` target of the access log: one line per response, in Common Log

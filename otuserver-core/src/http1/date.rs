@@ -41,6 +41,34 @@ pub(crate) fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
     })
 }
 
+/// `time` as RFC 3339 (`2026-11-24T09:39:19Z`), clamped as HTTP dates are.
+pub(crate) fn iso(time: SystemTime) -> String {
+    imf_to_iso(&fmt_http_date(time))
+}
+
+/// The current time as RFC 3339, for the server's JSON access log.
+#[cfg(feature = "server")]
+pub(crate) fn iso_now() -> String {
+    with_now(imf_to_iso)
+}
+
+/// An IMF-fixdate ("Tue, 24 Nov 2026 09:39:19 GMT": fixed columns) as
+/// RFC 3339.
+fn imf_to_iso(d: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = d
+        .get(8..11)
+        .and_then(|m| MONTHS.iter().position(|&n| n == m));
+    match (d.get(5..7), month, d.get(12..16), d.get(17..25)) {
+        (Some(day), Some(m), Some(year), Some(time)) => {
+            format!("{year}-{:02}-{day}T{time}Z", m + 1)
+        }
+        _ => String::from("1970-01-01T00:00:00Z"),
+    }
+}
+
 /// The current time in Common Log Format (`24/Nov/2026:09:39:19 +0000`),
 /// for the server's access log.
 #[cfg(feature = "server")]
@@ -70,6 +98,13 @@ mod tests {
     fn dates_after_9999_are_clamped() {
         let far = UNIX_EPOCH + Duration::from_secs(MAX_HTTP_DATE_SECS * 2);
         assert_eq!(fmt_http_date(far), "Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
+    #[test]
+    fn iso_dates_are_rfc_3339() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        assert_eq!(iso(t), "2026-11-18T11:06:40Z");
+        assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }
 
     #[test]

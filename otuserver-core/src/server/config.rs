@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::access_log::AccessLogFormat;
 use super::listener;
 use crate::ConfigError;
 
@@ -68,6 +69,7 @@ pub struct ServerConfig {
     /// `None`: the timeout.
     shutdown_grace: Option<Duration>,
     reuse_port: bool,
+    access_log_format: AccessLogFormat,
 }
 
 impl Default for ServerConfig {
@@ -87,6 +89,7 @@ impl Default for ServerConfig {
             pool_queue: DEFAULT_POOL_QUEUE,
             shutdown_grace: None,
             reuse_port: false,
+            access_log_format: AccessLogFormat::Common,
         }
     }
 }
@@ -179,6 +182,12 @@ impl ServerConfig {
     /// [`ServerConfigBuilder::shutdown_grace`].
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace.unwrap_or(self.timeout)
+    }
+
+    /// How access-log lines are written; see
+    /// [`ServerConfigBuilder::access_log_format`].
+    pub fn access_log_format(&self) -> AccessLogFormat {
+        self.access_log_format
     }
 
     /// Whether the listening socket is bound with `SO_REUSEPORT`; see
@@ -323,6 +332,14 @@ impl ServerConfigBuilder {
     /// most a day.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.config.shutdown_grace = Some(grace);
+        self
+    }
+
+    /// How access-log lines are written (to the `log` target
+    /// [`ACCESS_LOG_TARGET`](crate::ACCESS_LOG_TARGET), at info level).
+    /// Default [`AccessLogFormat::Common`].
+    pub fn access_log_format(mut self, format: AccessLogFormat) -> Self {
+        self.config.access_log_format = format;
         self
     }
 

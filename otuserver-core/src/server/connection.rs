@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::EXPECT;
 
-use super::outgoing::{AccessEntry, Outgoing, Progress};
+use super::outgoing::{Outgoing, Progress};
 use super::pool::{Job, Pool, ReplyTo};
 use super::read;
 use super::request::{Exchange, Incoming};
@@ -313,7 +313,8 @@ impl Connection {
     /// Takes a parsed request to its handler: reads its body first if the
     /// handler reads bodies, else drops or skips it.
     fn respond<H: Handler>(&mut self, head: RequestHead, cx: &mut Context<'_, H>) {
-        let mut exchange = Exchange::new(&head.request, head.keep_alive);
+        let format = cx.config.access_log_format();
+        let mut exchange = Exchange::new(&head.request, head.keep_alive, self.peer, format);
         let mut request = head.request.map(|()| Bytes::new());
         request.extensions_mut().insert(ClientAddr(self.peer));
         let handler = cx.handler;
@@ -443,10 +444,9 @@ impl Connection {
         let encoded = http1::encode(response, opts);
         // A body that ends with the connection closes it.
         let keep_alive = keep_alive && encoded.framing() != http1::Framing::Close;
-        let log = exchange.line.map(|line| AccessEntry {
-            peer: self.peer,
-            line: Some(line),
-            status,
+        let log = exchange.log.map(|mut entry| {
+            entry.set_status(status);
+            entry
         });
         let then = match (keep_alive, exchange.body_left) {
             (true, 0) => Then::KeepAlive,

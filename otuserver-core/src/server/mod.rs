@@ -9,6 +9,7 @@
 //! its way out; [`config`] holds every option with its default;
 //! [`listener`] binds and accepts.
 
+mod access_log;
 mod config;
 mod connection;
 mod event_loop;
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::{Error, Handler};
 
+pub use access_log::AccessLogFormat;
 pub use config::{ServerConfig, ServerConfigBuilder};
 pub use listener::raise_fd_limit;
 

@@ -17,24 +17,17 @@ use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 
 use super::Shared;
+use super::access_log::AccessEntry;
 use super::pool::ReplyTo;
 use super::stream::{Producer, StreamOut};
-use crate::http1::{self, Encoded, Framing, WriteOptions, date};
-use crate::{ACCESS_LOG_TARGET as ACCESS_TARGET, Body, response};
+use crate::http1::{self, Encoded, Framing, WriteOptions};
+use crate::{Body, response};
 
 /// The most body bytes one connection sends before the loop turns to the
 /// others (the socket stays writable, so the poller comes back to it).
 const WRITE_BUDGET: u64 = 256 * 1024;
 /// Body parts up to this size in all are copied into the head's buffer.
 const INLINE_LIMIT: usize = 16 * 1024;
-
-/// What an access-log line says about a request, kept until its response
-/// is sent. `line` is `None` when no request line could be read.
-pub(super) struct AccessEntry {
-    pub peer: SocketAddr,
-    pub line: Option<String>,
-    pub status: StatusCode,
-}
 
 /// How far a response has gone.
 #[derive(Debug, PartialEq, Eq)]
@@ -151,11 +144,7 @@ impl Outgoing {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        let log = access_log_enabled().then_some(AccessEntry {
-            peer,
-            line: None,
-            status,
-        });
+        let log = AccessEntry::refused(peer, status);
         Outgoing::new(http1::encode(resp, WriteOptions::new(false, false)), log)
     }
 
@@ -268,21 +257,11 @@ impl Outgoing {
 
     /// Writes the access-log line, with the body bytes sent so far.
     pub fn log(&self) {
-        let Some(entry) = &self.log else { return };
-        let sent = (self.head_sent as u64 + self.rest_sent).saturating_sub(self.head_len as u64);
-        let sent = if sent == 0 {
-            "-".to_owned()
-        } else {
-            sent.to_string()
-        };
-        log::info!(
-            target: ACCESS_TARGET,
-            "{} - - [{}] \"{}\" {} {sent}",
-            entry.peer.ip(),
-            date::clf_now(),
-            entry.line.as_deref().unwrap_or("-"),
-            entry.status.as_u16(),
-        );
+        if let Some(entry) = &self.log {
+            let sent =
+                (self.head_sent as u64 + self.rest_sent).saturating_sub(self.head_len as u64);
+            entry.write(sent);
+        }
     }
 }
 
@@ -318,11 +297,6 @@ pub(super) fn rate_deadline(
     }
     let earned = Duration::from_secs_f64(bytes as f64 / min_rate as f64);
     stalled.min(started + timeout + earned)
-}
-
-/// Whether access-log lines are wanted.
-pub(super) fn access_log_enabled() -> bool {
-    log::log_enabled!(target: ACCESS_TARGET, log::Level::Info)
 }
 
 /// `send(2)` on a socket, with `MSG_MORE` if `more`.

@@ -8,15 +8,17 @@ use bytes::Bytes;
 use http::header::EXPECT;
 use http::{Method, Version};
 
-use super::outgoing::{access_log_enabled, rate_deadline};
+use std::net::SocketAddr;
+
+use super::access_log::{AccessEntry, AccessLogFormat};
+use super::outgoing::rate_deadline;
 use crate::http1::BodyDecoder;
 use crate::{Request, RequestError};
 
 /// What a connection remembers about a request until its response is out.
-#[derive(Debug)]
 pub(super) struct Exchange {
-    /// The request line, for the access log (`None` when it is off).
-    pub line: Option<String>,
+    /// What the access log is to say of it (`None` when it is off).
+    pub log: Option<AccessEntry>,
     pub head_only: bool,
     /// The client may keep the connection (as far as the request goes).
     pub keep_alive: bool,
@@ -29,11 +31,14 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    pub fn new<B>(req: &http::Request<B>, keep_alive: bool) -> Exchange {
-        let line = access_log_enabled()
-            .then(|| format!("{} {} {:?}", req.method(), req.uri(), req.version()));
+    pub fn new<B>(
+        req: &http::Request<B>,
+        keep_alive: bool,
+        peer: SocketAddr,
+        format: AccessLogFormat,
+    ) -> Exchange {
         Exchange {
-            line,
+            log: AccessEntry::for_request(req, peer, format),
             head_only: req.method() == Method::HEAD,
             keep_alive,
             chunked: req.version() >= Version::HTTP_11,

@@ -11,8 +11,9 @@ use std::time::SystemTime;
 use percent_encoding::percent_encode;
 
 use super::resolve;
-use crate::ResolveError;
+use crate::http1::date;
 use crate::path::{RequestPath, SEGMENT};
+use crate::{ResolveError, json};
 
 /// The most entries a listing shows (the first found, then sorted), and
 /// the most it examines: each costs system calls on the event loop's
@@ -43,6 +44,7 @@ pub(crate) fn render(
     root: &Path,
     path: &RequestPath,
     show_dotfiles: bool,
+    json: bool,
 ) -> Result<String, ResolveError> {
     let mut entries = Vec::new();
     let mut truncated = false;
@@ -100,7 +102,41 @@ pub(crate) fn render(
             .cmp(&a.is_dir)
             .then_with(|| natural_cmp(&a.name, &b.name))
     });
-    Ok(page(path, &entries, truncated))
+    Ok(match json {
+        true => json_listing(path, &entries, truncated),
+        false => page(path, &entries, truncated),
+    })
+}
+
+/// The listing as JSON: the path, whether it was cut short, and each
+/// entry's name, type, size, modification time (RFC 3339) and link.
+fn json_listing(path: &RequestPath, entries: &[Entry], truncated: bool) -> String {
+    let mut out = String::with_capacity(64 + entries.len() * 120);
+    out.push_str("{\"path\":");
+    json::string(&mut out, path.to_url(true).as_bytes());
+    let _ = write!(out, ",\"truncated\":{truncated},\"entries\":[");
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"name\":");
+        json::string(&mut out, e.name.as_bytes());
+        let kind = if e.is_dir { "dir" } else { "file" };
+        let _ = write!(
+            out,
+            ",\"type\":\"{kind}\",\"size\":{},\"modified\":",
+            e.size
+        );
+        match e.modified {
+            Some(t) => json::string(&mut out, date::iso(t).as_bytes()),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"href\":");
+        json::string(&mut out, e.href.as_bytes());
+        out.push('}');
+    }
+    out.push_str("]}\n");
+    out
 }
 
 /// The page: a breadcrumb of the path, a parent link, and the table.

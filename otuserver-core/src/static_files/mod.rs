@@ -244,8 +244,16 @@ impl StaticFiles {
         if !self.generate_index {
             return Err(ResolveError::NotFound);
         }
-        let page = listing::render(dir, rel, root_dir, &self.root, path, self.allow_dotfiles)?;
-        let mut resp = response::html(page);
+        let json = negotiate::prefers_json(req.headers());
+        let dotfiles = self.allow_dotfiles;
+        let page = listing::render(dir, rel, root_dir, &self.root, path, dotfiles, json)?;
+        let mut resp = match json {
+            true => response::json(page),
+            false => response::html(page),
+        };
+        // The same URL answers HTML or JSON by the request's Accept.
+        resp.headers_mut()
+            .insert(http::header::VARY, HeaderValue::from_static("Accept"));
         if let Some(cc) = &self.cache_control {
             resp.headers_mut().insert(CACHE_CONTROL, cc.clone());
         }

@@ -105,8 +105,63 @@ fn qvalue(text: &str) -> Option<u16> {
     }
 }
 
+/// Whether `Accept` rates `application/json` above `text/html` (each by
+/// its most specific range: `application/json`, `application/*`, `*/*`).
+/// Browsers ask for HTML first; `Accept: application/json` gets JSON.
+pub(crate) fn prefers_json(headers: &HeaderMap) -> bool {
+    // (specificity, q) for JSON, then for HTML.
+    let mut best = [(0u8, 0.0f32); 2];
+    for value in headers.get_all(http::header::ACCEPT) {
+        let Ok(text) = value.to_str() else { continue };
+        for item in text.split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .next()
+                .unwrap_or(1.0);
+            for (i, (kind, sub)) in [("application", "json"), ("text", "html")]
+                .iter()
+                .enumerate()
+            {
+                let specificity = match range.split_once('/') {
+                    Some((k, s)) if k == *kind && s == *sub => 3,
+                    Some((k, "*")) if k == *kind => 2,
+                    Some(("*", "*")) => 1,
+                    _ => 0,
+                };
+                if specificity > best[i].0 {
+                    best[i] = (specificity, q);
+                }
+            }
+        }
+    }
+    best[0].1 > best[1].1
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_when_accept_rates_it_above_html() {
+        let prefers = |accept: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::ACCEPT, accept.parse().unwrap());
+            prefers_json(&h)
+        };
+        assert!(prefers("application/json"));
+        assert!(prefers("application/json, text/html;q=0.5"));
+        assert!(prefers("application/*"));
+        assert!(!prefers("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!prefers("*/*"));
+        assert!(!prefers("text/html, application/json"));
+        assert!(!prefers("application/json;q=0, text/html"));
+        assert!(!prefers(""));
+    }
     use super::*;
     use http::HeaderValue;
 
