@@ -1080,3 +1080,33 @@ fn combined_access_lines_escape_what_could_forge_a_line() {
     let err = one_clear_line(&run(&["--log-format", "xml"]));
     assert!(err.contains("common, combined or json"), "{err}");
 }
+
+#[test]
+fn fallback_and_error_page_flags() {
+    let dir = docroot();
+    std::fs::write(dir.path().join("index.html"), "app\n").unwrap();
+    std::fs::write(dir.path().join("oops.html"), "oops\n").unwrap();
+    let root = dir.path().to_str().unwrap();
+    let srv = start(&[
+        "-r",
+        root,
+        "--fallback",
+        "index.html",
+        "--error-page",
+        "404=oops.html",
+    ]);
+    let route = get_with(srv.port, "/some/route", "Accept: text/html\r\n");
+    assert!(
+        route.starts_with("HTTP/1.1 200 ") && route.ends_with("\r\n\r\napp\n"),
+        "{route}"
+    );
+    let asset = get_with(srv.port, "/missing.js", "Accept: text/html\r\n");
+    assert!(
+        asset.starts_with("HTTP/1.1 404 ") && asset.ends_with("\r\n\r\noops\n"),
+        "{asset}"
+    );
+    for bad in ["200=ok.html", "404", "x=y"] {
+        let err = one_clear_line(&run(&["-p", "0", "-r", root, "--error-page", bad]));
+        assert!(err.starts_with("otuserver: --error-page"), "{err}");
+    }
+}

@@ -673,3 +673,74 @@ fn a_listing_asked_for_as_json_is_json() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(r.header("vary"), Some("Accept"));
 }
+
+#[test]
+fn a_single_page_app_gets_its_page_for_routes_not_for_assets() {
+    let (site, _) = serve();
+    std::fs::write(site.root().join("index.html"), "<h1>app</h1>\n").unwrap();
+    let files = StaticFiles::new(site.root())
+        .unwrap()
+        .fallback("index.html");
+    let srv = TestServer::start(files, common::quick_config());
+    let ask = |method: &str, path: &str, extra: &str| {
+        exchange(
+            srv.addr,
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    let html = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    let r = ask("GET", "/app/settings/profile", html);
+    assert_eq!((r.status, r.text().as_str()), (200, "<h1>app</h1>\n"));
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    // Served as the file itself: its validators, conditions and ranges.
+    let etag = r.header("etag").unwrap().to_owned();
+    let r = ask(
+        "GET",
+        "/app/other",
+        &format!("{html}If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!(r.status, 304);
+    let r = ask("GET", "/app/other", &format!("{html}Range: bytes=0-3\r\n"));
+    assert_eq!((r.status, r.text().as_str()), (206, "<h1>"));
+    // Never for an asset, a dotfile, a client not asking for HTML, or a POST.
+    assert_eq!(ask("GET", "/app/main.js", html).status, 404);
+    assert_eq!(ask("GET", "/.env", html).status, 404);
+    assert_eq!(ask("GET", "/app/route", "Accept: */*\r\n").status, 404);
+    assert_eq!(
+        ask("GET", "/app/route", "Accept: text/html;q=0\r\n").status,
+        404
+    );
+    assert_eq!(ask("POST", "/app/route", html).status, 405);
+    // Existing files are themselves.
+    assert_eq!(ask("GET", "/page.html", html).text(), "<p>page</p>\n");
+}
+
+#[test]
+fn error_pages_keep_the_status_and_the_headers() {
+    let (site, _) = serve();
+    std::fs::write(site.root().join("404.html"), "<h1>not here</h1>\n").unwrap();
+    std::fs::write(site.root().join("405.txt"), "no such method\n").unwrap();
+    let files = StaticFiles::new(site.root())
+        .unwrap()
+        .error_page(otuserver_core::http::StatusCode::NOT_FOUND, "404.html")
+        .error_page(
+            otuserver_core::http::StatusCode::METHOD_NOT_ALLOWED,
+            "/405.txt",
+        )
+        .error_page(otuserver_core::http::StatusCode::FORBIDDEN, "missing.html");
+    let srv = TestServer::start(files, common::quick_config());
+    let r = get(srv.addr, "/nowhere");
+    assert_eq!((r.status, r.text().as_str()), (404, "<h1>not here</h1>\n"));
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let r = exchange(
+        srv.addr,
+        b"DELETE /page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((r.status, r.text().as_str()), (405, "no such method\n"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    // A page that cannot be served leaves the built-in one.
+    let r = get(srv.addr, "/escape.txt");
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("403 Forbidden"), "{}", r.text());
+}

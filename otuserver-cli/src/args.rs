@@ -111,6 +111,17 @@ pub struct Args {
     #[argh(switch)]
     pub reuse_port: bool,
 
+    /// a file under the root (such as index.html) served with 200 for a
+    /// missing path without an extension to a client asking for HTML: a
+    /// single-page app's routes
+    #[argh(option)]
+    pub fallback: Option<String>,
+
+    /// an error page, as CODE=FILE (404=404.html): the status stays, the
+    /// body is FILE, under the root; repeatable
+    #[argh(option)]
+    pub error_page: Vec<String>,
+
     /// a header added to every response, as "Name: value"; repeatable
     #[argh(option)]
     pub header: Vec<String>,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use otuserver_core::http::{HeaderMap, HeaderName, HeaderValue};
+use otuserver_core::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use otuserver_core::{
     Cors, Error, Handler, Server, ServerConfig, ShutdownHandle, StaticFiles, WithHeaders,
 };
@@ -66,6 +66,18 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         .precompressed(!args.no_precompressed)
         .allow_dotfiles(args.allow_dotfiles)
         .cache_ttl(Duration::from_millis(args.cache_ms));
+    if let Some(page) = &args.fallback {
+        files = files.fallback(page);
+    }
+    for given in &args.error_page {
+        let bad = || format!("--error-page {given:?}: not CODE=FILE with a 4xx or 5xx CODE");
+        let (code, page) = given.split_once('=').ok_or_else(bad)?;
+        let status = StatusCode::from_bytes(code.trim().as_bytes()).map_err(|_| bad())?;
+        if !(status.is_client_error() || status.is_server_error()) || page.trim().is_empty() {
+            return Err(bad().into());
+        }
+        files = files.error_page(status, page.trim());
+    }
     if let Some(value) = &args.cache_control {
         let value = HeaderValue::from_str(value)
             .map_err(|_| format!("--cache-control {value:?}: not a valid header value"))?;

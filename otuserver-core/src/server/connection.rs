@@ -341,28 +341,8 @@ impl Connection {
             self.state = State::Body(Box::new(incoming));
             return self.read_body(cx);
         }
-        match head.body {
-            // A small body is dropped: what has arrived now, the rest after
-            // the response, as it comes, so that nothing waits for it.
-            BodyFraming::Length(n) if n <= cx.config.max_discard() => {
-                let here = self.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
-                self.buf.drain(..here);
-                exchange.body_left = n - here as u64;
-                // A client waiting for 100 Continue that gets a final
-                // status may never send the body: what it sends next would
-                // be taken for body bytes. Close instead of guessing.
-                if exchange.body_left > 0 && request.headers().contains_key(EXPECT) {
-                    exchange.keep_alive = false;
-                    exchange.unread_body = true;
-                    exchange.body_left = 0;
-                }
-            }
-            // Too big to read for nothing, or chunked: answer, then close.
-            _ => {
-                exchange.keep_alive = false;
-                exchange.unread_body = true;
-            }
-        }
+        let expects = request.headers().contains_key(EXPECT);
+        exchange.skip_body(head.body, &mut self.buf, cx.config.max_discard(), expects);
         self.run(request, exchange, needs.blocking, cx)
     }
 

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use super::access_log::{AccessEntry, AccessLogFormat};
 use super::outgoing::rate_deadline;
-use crate::http1::BodyDecoder;
+use crate::http1::{BodyDecoder, BodyFraming};
 use crate::{Request, RequestError};
 
 /// What a connection remembers about a request until its response is out.
@@ -44,6 +44,43 @@ impl Exchange {
             chunked: req.version() >= Version::HTTP_11,
             unread_body: false,
             body_left: 0,
+        }
+    }
+}
+
+impl Exchange {
+    /// Plans for a body the handler does not read, framed as `framing`,
+    /// whose first bytes may be in `buf`: a small one (up to `max_discard`)
+    /// is dropped, what has arrived now and the rest after the response, as
+    /// it comes, so that nothing waits for it; a larger or chunked one is
+    /// answered and the connection closed. `expects` says the client waits
+    /// for `100 Continue`.
+    pub fn skip_body(
+        &mut self,
+        framing: BodyFraming,
+        buf: &mut Vec<u8>,
+        max_discard: u64,
+        expects: bool,
+    ) {
+        match framing {
+            BodyFraming::None => {}
+            BodyFraming::Length(n) if n <= max_discard => {
+                let here = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+                buf.drain(..here);
+                self.body_left = n - here as u64;
+                // A client waiting for 100 Continue that gets a final
+                // status may never send the body: what it sends next would
+                // be taken for body bytes. Close instead of guessing.
+                if self.body_left > 0 && expects {
+                    self.keep_alive = false;
+                    self.unread_body = true;
+                    self.body_left = 0;
+                }
+            }
+            _ => {
+                self.keep_alive = false;
+                self.unread_body = true;
+            }
         }
     }
 }

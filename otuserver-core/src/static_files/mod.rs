@@ -4,6 +4,7 @@ mod cache;
 mod conditional;
 mod listing;
 mod negotiate;
+mod pages;
 mod range;
 mod representation;
 mod resolve;
@@ -63,6 +64,7 @@ pub struct StaticFiles {
     generate_index: bool,
     precompressed: bool,
     allow_dotfiles: bool,
+    pages: pages::Pages,
     cache_control: Option<HeaderValue>,
     cache: Arc<cache::FileCache>,
 }
@@ -103,6 +105,7 @@ impl StaticFiles {
             generate_index: false,
             precompressed: true,
             allow_dotfiles: false,
+            pages: pages::Pages::default(),
             cache_control: None,
             cache: Arc::new(cache::FileCache::new(StaticFiles::DEFAULT_CACHE_TTL)),
         })
@@ -144,6 +147,27 @@ impl StaticFiles {
         self
     }
 
+    /// Serves `page` (a file under the root, such as `index.html`) with
+    /// `200` for a `GET` or `HEAD` of a missing path that has no extension,
+    /// from a client whose `Accept` names `text/html`: a single-page app's
+    /// routes. A missing asset (`/app.js`), a dotfile, another method or a
+    /// client that does not ask for HTML still gets `404`. The page is
+    /// served as itself: validators, conditions and ranges apply. Default
+    /// none.
+    pub fn fallback(mut self, page: &str) -> Self {
+        self.pages.set_fallback(page);
+        self
+    }
+
+    /// Answers errors with `status` (`404`, any `4xx` or `5xx` this handler
+    /// gives) with the body of `page`, a file under the root; the status and
+    /// the error's headers (`Allow`, `Retry-After`) stay. If the page cannot
+    /// be served, the built-in one is. Default none.
+    pub fn error_page(mut self, status: StatusCode, page: &str) -> Self {
+        self.pages.set_error(status, page);
+        self
+    }
+
     /// Sets a `Cache-Control` header for file and listing responses
     /// (`200`, `206`, `304`); by default there is none.
     pub fn cache_control(mut self, value: HeaderValue) -> Self {
@@ -180,10 +204,14 @@ impl StaticFiles {
             // 404, not 403: whether such a file exists is not told either.
             return Err(ResolveError::NotFound);
         }
-        let set = match self.cache.get(&path) {
+        self.serve_path(req, &path)
+    }
+
+    fn serve_path(&self, req: &Request, path: &RequestPath) -> Result<Response, ResolveError> {
+        let set = match self.cache.get(path) {
             Some(set) => set,
-            None => match self.find(req, &path)? {
-                Found::File(set) => self.cache.keep(&path, *set),
+            None => match self.find(req, path)? {
+                Found::File(set) => self.cache.keep(path, *set),
                 Found::Page(resp) => return Ok(resp),
             },
         };
@@ -261,15 +289,21 @@ impl StaticFiles {
     }
 }
 
-impl Handler for StaticFiles {
-    fn handle(&self, req: Request) -> Response {
+impl StaticFiles {
+    /// The answer to `req` before fallback and error pages.
+    fn answer(&self, req: &Request) -> Response {
         if req.method() != Method::GET && req.method() != Method::HEAD {
             let mut resp = response::status_page(StatusCode::METHOD_NOT_ALLOWED);
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
         }
-        match self.serve(&req) {
+        self.answered(req, self.serve(req))
+    }
+
+    /// `result` as a response: an error as its status page.
+    fn answered(&self, req: &Request, result: Result<Response, ResolveError>) -> Response {
+        match result {
             Ok(resp) => resp,
             Err(e) => {
                 match &e {
@@ -287,6 +321,27 @@ impl Handler for StaticFiles {
             }
         }
     }
+}
+
+impl Handler for StaticFiles {
+    fn handle(&self, req: Request) -> Response {
+        let mut resp = self.answer(&req);
+        if let Some(page) = self.pages.fallback_for(&req, &resp) {
+            // Served as the file itself: its validators, conditions, ranges.
+            resp = self.answered(&req, self.serve_path(&req, page));
+        }
+        if let Some(page) = self.pages.error_for(resp.status()) {
+            let found = pages::plain_get(page).map(|get| self.serve_path(&get, page));
+            match found {
+                Some(Ok(body)) if body.status() == StatusCode::OK => {
+                    resp = pages::with_page(resp, body);
+                }
+                _ => log::warn!("error page {} could not be served", page.to_url(false)),
+            }
+        }
+        resp
+    }
+
     /// It only opens and stats files, so it runs on the event loop; it
     /// reads no bodies (a body sent to it is dropped or left unread).
     fn needs(&self, _req: &Request) -> Needs {
