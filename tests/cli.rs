@@ -1038,7 +1038,7 @@ fn hostile_request_logged(format: &str) -> String {
     let mut srv = start(&["-r", dir.path().to_str().unwrap(), "--log-format", format]);
     let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     s.write_all(
-        b"GET /hello.txt?%0D%0Ax=%22 HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\"\xff\r\n\
+        b"GET /hello.txt?%0D%0Ax=%22&\xc3\xa9 HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\"\xff\r\n\
           Referer: http://a.example/\"q\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
@@ -1057,7 +1057,7 @@ fn json_access_lines_are_objects_nothing_can_break() {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(entry["client"], "127.0.0.1");
     assert_eq!(entry["method"], "GET");
-    assert_eq!(entry["path"], "/hello.txt?%0D%0Ax=%22");
+    assert_eq!(entry["path"], "/hello.txt?%0D%0Ax=%22&\u{e9}");
     assert_eq!(
         (entry["status"].as_u64(), entry["bytes"].as_u64()),
         (Some(200), Some(6))
@@ -1073,7 +1073,7 @@ fn combined_access_lines_escape_what_could_forge_a_line() {
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
     assert!(
         line.trim_end().ends_with(
-            r#""GET /hello.txt?%0D%0Ax=%22 HTTP/1.1" 200 6 "http://a.example/\"q" "evil\"\xFF""#
+            r#""GET /hello.txt?%0D%0Ax=%22&\xC3\xA9 HTTP/1.1" 200 6 "http://a.example/\"q" "evil\"\xFF""#
         ),
         "{line}"
     );
