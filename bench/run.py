@@ -82,18 +82,18 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def start_otuserver(root, base):
+def start_otuserver(root, base, workers=CORES, prefix=()):
     port = free_port()
-    return Server("otuserver", [OTUSERVER, "-s", "127.0.0.1", "-p", str(port), "-r", root,
-                                "-l", "e", "-w", str(CORES)], port)
+    return Server("otuserver", [*prefix, OTUSERVER, "-s", "127.0.0.1", "-p", str(port), "-r", root,
+                                "-l", "e", "-w", str(workers)], port)
 
 
-def start_nginx(root, base):
+def start_nginx(root, base, workers=CORES, prefix=(), extra="", name="nginx"):
     port = free_port()
-    conf = os.path.join(base, "nginx.conf")
+    conf = os.path.join(base, f"{name}.conf".replace(" ", "-"))
     with open(conf, "w") as f:
         f.write(f"""
-worker_processes {CORES};
+worker_processes {workers};
 user root;
 daemon off;
 pid {base}/nginx.pid;
@@ -105,6 +105,7 @@ http {{
     tcp_nopush on;
     keepalive_timeout 65;
     keepalive_requests 1000000;
+    {extra}
     types {{ text/html html; text/plain txt; application/octet-stream bin; }}
     client_body_temp_path {base}/nginx-body;
     proxy_temp_path {base}/nginx-proxy;
@@ -118,10 +119,10 @@ http {{
     }}
 }}
 """)
-    return Server("nginx", ["nginx", "-c", conf, "-p", base], port)
+    return Server(name, [*prefix, "nginx", "-c", conf, "-p", base], port)
 
 
-def start_lighttpd(root, base):
+def start_lighttpd(root, base, prefix=()):
     port = free_port()
     conf = os.path.join(base, "lighttpd.conf")
     with open(conf, "w") as f:
@@ -137,7 +138,7 @@ server.errorlog = "{base}/lighttpd-error.log"
 index-file.names = ( "index.html" )
 mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain", ".bin" => "application/octet-stream" )
 """)
-    return Server("lighttpd", ["lighttpd", "-D", "-f", conf], port)
+    return Server("lighttpd", [*prefix, "lighttpd", "-D", "-f", conf], port)
 
 
 def run(argv, timeout):
@@ -150,8 +151,10 @@ def to_number(value, unit):
     return float(value) * scale[unit]
 
 
-def wrk(url, connections):
-    out = run(["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency", url], SECONDS + 30)
+def wrk(url, connections, threads=2, prefix=(), seconds=None):
+    seconds = seconds or SECONDS
+    out = run([*prefix, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+              seconds + 30)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     tps = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(\w+)", out)

@@ -9,16 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=()
-command -v nginx >/dev/null || missing+=(nginx)
-command -v lighttpd >/dev/null || missing+=(lighttpd)
-command -v wrk >/dev/null || missing+=(wrk)
-command -v ab >/dev/null || missing+=(apache2-utils)
-command -v python3 >/dev/null || missing+=(python3)
-command -v pgrep >/dev/null || missing+=(procps)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. bench/deps.sh
 cargo build --release -q
 cargo build --release -q -p otuserver-core --example slow_backend
 ulimit -n "$(ulimit -Hn)"

@@ -1635,3 +1635,37 @@ fn a_modification_time_in_the_future_is_sent_as_now() {
         last_modified(&r)
     );
 }
+
+#[test]
+fn a_large_file_kept_open_is_served_whole_and_consistent_when_replaced() {
+    // Large files are kept open for the cache's time to live: a file
+    // replaced by rename meanwhile is served whole from the old one (its
+    // bytes and its ETag agree), and the new one once the entry expires.
+    let dir = tempfile::tempdir().unwrap();
+    let old: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let new: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &old).unwrap();
+    let ttl = Duration::from_millis(300);
+    let files = StaticFiles::new(dir.path()).unwrap().cache_ttl(ttl);
+    let srv = TestServer::start(files, quick_config());
+    let first = get(srv.addr, "/big.bin", &[]);
+    assert!(first.body == old);
+    let staged = dir.path().join("big.bin.new");
+    std::fs::write(&staged, &new).unwrap();
+    std::fs::rename(&staged, dir.path().join("big.bin")).unwrap();
+    let during = get(srv.addr, "/big.bin", &[]);
+    assert!(during.body == old, "not the whole old file");
+    assert_eq!(strong_etag(&during), strong_etag(&first));
+    std::thread::sleep(ttl + Duration::from_millis(100));
+    let after = get(srv.addr, "/big.bin", &[]);
+    assert!(after.body == new, "not the whole new file");
+    assert_ne!(strong_etag(&after), strong_etag(&first));
+    // A range of it agrees with the tag it is sent under.
+    let etag = strong_etag(&after);
+    let r = get(
+        srv.addr,
+        "/big.bin",
+        &[("Range", "bytes=149990-"), ("If-Range", &etag)],
+    );
+    assert_eq!(r.body, &new[149_990..]);
+}

@@ -206,8 +206,9 @@ impl ServerConfig {
             // process's own (standard streams, the listener, the log), and
             // per loop its poller, its wake-up, a spare for answering 503
             // when out of descriptors, and what it opens for a moment (a
-            // file and its two variants, a listing's directory and entry).
-            let reserve = 32 + 8 * self.workers as u64;
+            // file and its two variants, a listing's directory and entry);
+            // and the files the static files' cache keeps open.
+            let reserve = 32 + 8 * self.workers as u64 + crate::static_files::OPEN_FILES as u64;
             let limit = listener::fd_limit().unwrap_or(1024);
             let cap = (limit.saturating_sub(reserve) / 2).max(16);
             self.max_connections = usize::try_from(cap).unwrap_or(usize::MAX);

@@ -1,5 +1,7 @@
-//! A short-lived cache of small files, so that a busy server answers the
-//! same small file without opening it again for every request.
+//! A short-lived cache of files, so that a busy server answers the same
+//! file without opening it again for every request: small files in memory,
+//! large ones kept open (their descriptors, metadata, validators and
+//! variants, as nginx's `open_file_cache` and lighttpd's stat cache do).
 //!
 //! An entry is trusted for the cache's time to live (1 s by default, as
 //! lighttpd trusts its stat cache): a file changed on disk is served fresh
@@ -25,6 +27,9 @@ use crate::path::RequestPath;
 pub(crate) const MAX_FILE: u64 = 16 * 1024;
 /// The most bytes kept in all, keys, bodies and bookkeeping counted.
 pub(crate) const MAX_BYTES: usize = 8 << 20;
+/// The most files the cache holds open (large files, kept open rather
+/// than read): part of the descriptor reserve the connection cap leaves.
+pub(crate) const MAX_DESCRIPTORS: usize = 64;
 /// What a map entry costs beside what it points to: hash, bucket, slack.
 const MAP_ENTRY: usize = 64;
 
@@ -39,11 +44,13 @@ struct Entry {
     cost: usize,
 }
 
-/// A file set in memory, and how many paths lead to it.
+/// A file set (in memory, or open files), and how many paths lead to it.
 struct Body {
     set: Arc<FileSet>,
     paths: usize,
     cost: usize,
+    /// Files it holds open: a large file's set keeps its descriptors.
+    descriptors: usize,
 }
 
 #[derive(Default)]
@@ -53,6 +60,7 @@ struct Entries {
     /// Paths in the order stored, to expire and evict the oldest first.
     order: VecDeque<(RequestPath, Instant)>,
     bytes: usize,
+    descriptors: usize,
 }
 
 pub(crate) struct FileCache {
@@ -112,9 +120,12 @@ impl FileCache {
     /// Returns `set`; if all its files are small, keeps them in memory for
     /// `path`, sharing the copy with other paths to the same files.
     pub fn keep(&self, path: &RequestPath, set: FileSet) -> Arc<FileSet> {
-        if self.ttl.is_zero() || set.lens().any(|len| len > MAX_FILE) {
+        if self.ttl.is_zero() {
             return Arc::new(set);
         }
+        // A large file is kept open instead, with its metadata and its
+        // variants (or their absence), as nginx's open_file_cache does.
+        let open = set.lens().any(|len| len > MAX_FILE);
         let identity = set.identity();
         let mut entries = self.lock();
         entries.expire(self.ttl);
@@ -122,6 +133,7 @@ impl FileCache {
         let shared = entries.bodies.get(&identity).map(|b| Arc::clone(&b.set));
         let (copy, body_cost) = match shared {
             Some(copy) => (copy, 0),
+            None if open => (Arc::new(set), size_of::<FileSet>() + MAP_ENTRY),
             None => {
                 // Read outside the lock: a file that shrank or changed
                 // meanwhile is sent from disk.
@@ -137,10 +149,13 @@ impl FileCache {
             }
         };
         let cost = key_cost(path);
-        if cost + body_cost > MAX_BYTES {
+        let descriptors = if open { copy.descriptors() } else { 0 };
+        if cost + body_cost > MAX_BYTES || descriptors > MAX_DESCRIPTORS {
             return copy;
         }
-        while entries.bytes + cost + body_cost > MAX_BYTES {
+        while entries.bytes + cost + body_cost > MAX_BYTES
+            || entries.descriptors + descriptors > MAX_DESCRIPTORS
+        {
             let Some((oldest, stored)) = entries.order.pop_front() else {
                 break;
             };
@@ -154,10 +169,13 @@ impl FileCache {
                 set: Arc::clone(&copy),
                 paths: 0,
                 cost: body_cost,
+                descriptors,
             });
         body.paths += 1;
-        let added = cost + if body.paths == 1 { body.cost } else { 0 };
-        entries.bytes += added;
+        let first = body.paths == 1;
+        let (added, held) = (body.cost, body.descriptors);
+        entries.bytes += cost + if first { added } else { 0 };
+        entries.descriptors += if first { held } else { 0 };
         entries.order.push_back((path.clone(), now));
         entries.by_path.insert(
             path.clone(),
@@ -206,6 +224,7 @@ impl Entries {
             body.paths = body.paths.saturating_sub(1);
             if body.paths == 0 {
                 self.bytes = self.bytes.saturating_sub(body.cost);
+                self.descriptors = self.descriptors.saturating_sub(body.descriptors);
                 self.bodies.remove(&entry.identity);
             }
         }

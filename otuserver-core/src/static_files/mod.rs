@@ -22,6 +22,10 @@ use crate::path::{self, RequestPath};
 use crate::{Error, Handler, Needs, Request, ResolveError, Response, response};
 use representation::FileSet;
 
+/// The most files static files keep open between requests.
+#[cfg(feature = "server")]
+pub(crate) const OPEN_FILES: usize = cache::MAX_DESCRIPTORS;
+
 /// Serves the files under a document root.
 ///
 /// * `GET` and `HEAD` only; anything else is `405` with `Allow: GET, HEAD`.

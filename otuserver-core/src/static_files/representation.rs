@@ -222,6 +222,15 @@ impl FileSet {
         (stamps, self.content_type.clone())
     }
 
+    /// How many files it holds open.
+    pub fn descriptors(&self) -> usize {
+        [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|r| matches!(r.content, Content::File(_)))
+            .count()
+    }
+
     /// Every representation's length, for the cache to decide.
     pub fn lens(&self) -> impl Iterator<Item = u64> + '_ {
         [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
