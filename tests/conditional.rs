@@ -1645,7 +1645,8 @@ fn a_large_file_kept_open_is_served_whole_and_consistent_when_replaced() {
     let old: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let new: Vec<u8> = (0..150_000u32).map(|i| (i % 241) as u8).collect();
     std::fs::write(dir.path().join("big.bin"), &old).unwrap();
-    let ttl = Duration::from_millis(300);
+    // Long enough that the replacement lands within it on a loaded machine.
+    let ttl = Duration::from_secs(2);
     let files = StaticFiles::new(dir.path()).unwrap().cache_ttl(ttl);
     let srv = TestServer::start(files, quick_config());
     let first = get(srv.addr, "/big.bin", &[]);
@@ -1668,4 +1669,47 @@ fn a_large_file_kept_open_is_served_whole_and_consistent_when_replaced() {
         &[("Range", "bytes=149990-"), ("If-Range", &etag)],
     );
     assert_eq!(r.body, &new[149_990..]);
+}
+
+#[test]
+fn a_large_file_written_over_in_place_is_never_sent_under_its_old_tag() {
+    // Written over in place (same inode, same size: `cp`, `rsync --inplace`),
+    // a file kept open would send its new bytes under the old tag for the
+    // cache's whole time to live.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let old: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let new: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(&path, &old).unwrap();
+    let files = StaticFiles::new(dir.path())
+        .unwrap()
+        .cache_ttl(Duration::from_secs(30));
+    let srv = TestServer::start(files, quick_config());
+    let first = get(srv.addr, "/big.bin", &[]);
+    assert!(first.body == old);
+    std::fs::write(&path, &new).unwrap();
+    // A clock's tick may not separate the two writes; the times must differ.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let after = get(srv.addr, "/big.bin", &[]);
+    assert!(after.body == new, "not the new bytes");
+    assert_ne!(
+        strong_etag(&after),
+        strong_etag(&first),
+        "new bytes, old tag"
+    );
+    // The old tag no longer selects a range of the new bytes.
+    let old_tag = strong_etag(&first);
+    let r = get(
+        srv.addr,
+        "/big.bin",
+        &[("Range", "bytes=0-9"), ("If-Range", &old_tag)],
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.body == new);
 }

@@ -148,3 +148,42 @@ fn static_files_serve_through_a_std_net_server_of_our_own() {
     assert!(all.ends_with(b"\r\n\r\nhello, world\n"));
     server.join().unwrap();
 }
+
+#[test]
+fn concurrent_responses_for_one_kept_open_file_each_get_its_bytes() {
+    // The open-file cache hands one descriptor to every response for a large
+    // file; writers on several threads must not move each other's position.
+    let dir = tempfile::tempdir().unwrap();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &content).unwrap();
+    let files = std::sync::Arc::new(
+        StaticFiles::new(dir.path())
+            .unwrap()
+            .cache_ttl(Duration::from_secs(30)),
+    );
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let files = std::sync::Arc::clone(&files);
+            let content = content.clone();
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    let request = otuserver_core::http::Request::get("/big.bin")
+                        .body(Bytes::new())
+                        .unwrap();
+                    let mut out = Vec::new();
+                    write_response(
+                        &mut out,
+                        files.handle(request),
+                        WriteOptions::new(false, true),
+                    )
+                    .unwrap();
+                    let start = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    assert!(out[start..] == content[..], "a body mixed with another's");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+}

@@ -1,7 +1,8 @@
 //! Writing a response: status line, headers, body.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
 
 use http::StatusCode;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, SERVER, TRANSFER_ENCODING};
@@ -246,11 +247,23 @@ pub(crate) fn chunk_head(len: usize) -> String {
 ///
 /// Returns `UnexpectedEof` if the file ends first.
 pub fn copy_file<W: Write>(w: &mut W, file: &File, offset: u64, len: u64) -> io::Result<u64> {
-    let mut file = file;
-    file.seek(SeekFrom::Start(offset))?;
-    let sent = io::copy(&mut file.take(len), w)?;
-    if sent < len {
-        return Err(shrank(sent, len));
+    // Positioned reads: one open file may be shared by responses being
+    // written at the same time (the static files' open-file cache).
+    let mut buf = vec![0; usize::try_from(len.min(64 * 1024)).unwrap_or(64 * 1024)];
+    let mut sent = 0;
+    while sent < len {
+        let at = offset
+            .checked_add(sent)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflows"))?;
+        let want = usize::try_from(len - sent).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = match file.read_at(&mut buf[..want], at) {
+            Ok(0) => return Err(shrank(sent, len)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        w.write_all(&buf[..n])?;
+        sent += n as u64;
     }
     Ok(sent)
 }

@@ -114,7 +114,18 @@ impl FileCache {
         entries.expire(self.ttl);
         let entry = entries.by_path.get(path)?;
         let body = entries.bodies.get(&entry.identity)?;
-        Some(Arc::clone(&body.set))
+        let set = Arc::clone(&body.set);
+        if set.descriptors() == 0 {
+            return Some(set);
+        }
+        // An open file written over in place would send its new bytes under
+        // the old length and tag; one fstat per file, outside the lock.
+        drop(entries);
+        if set.unchanged() {
+            return Some(set);
+        }
+        self.lock().remove(path);
+        None
     }
 
     /// Returns `set`; if all its files are small, keeps them in memory for

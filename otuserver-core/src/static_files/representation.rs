@@ -114,6 +114,16 @@ impl Rep {
         })
     }
 
+    /// Whether its file is still as it was when opened (bytes in memory
+    /// cannot change). A file rewritten in place keeps its descriptor, so an
+    /// open file kept between requests is checked before each use.
+    fn unchanged(&self) -> bool {
+        match &self.content {
+            Content::Memory(_) => true,
+            Content::File(file) => file.metadata().is_ok_and(|m| stamp(&m) == self.stamp),
+        }
+    }
+
     /// The bytes of `range`, as a body: a slice of the bytes in memory, or
     /// a region of the shared file.
     fn slice(&self, range: &RangeInclusive<u64>) -> Body {
@@ -229,6 +239,14 @@ impl FileSet {
             .flatten()
             .filter(|r| matches!(r.content, Content::File(_)))
             .count()
+    }
+
+    /// Whether every file it holds open is as it was when opened.
+    pub fn unchanged(&self) -> bool {
+        [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(Rep::unchanged)
     }
 
     /// Every representation's length, for the cache to decide.
