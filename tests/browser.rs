@@ -133,15 +133,7 @@ fn browser_installed() -> bool {
         eprintln!("OTUSERVER_SKIP_BROWSER is set and Chromium is missing: skipping");
         return false;
     }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let installed =
-        apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]);
+    let installed = common::apt_install(&["chromium", "chromium-driver"]);
     assert!(
         installed && Path::new(CHROMEDRIVER).exists(),
         "Chromium and chromedriver are missing and apt-get could not install them; \

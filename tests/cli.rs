@@ -1,5 +1,7 @@
 //! The `otuserver` binary: flags, startup errors, serving, signals.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
@@ -378,17 +380,12 @@ fn dotfiles_are_hidden_unless_allowed() {
 
 #[test]
 fn a_response_cut_short_by_shutdown_is_still_logged() {
-    let dir = docroot();
-    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
-    big.set_len(64 << 20).unwrap();
+    let dir = big_root();
     let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-t", "1"]);
     // A client that reads 64 MiB at about 640 KB/s: fast enough never to
     // be cut off as a slow reader, too slow to finish before the shutdown's
     // one-second grace period ends.
-    let mut stuck = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-    stuck
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let mut stuck = stuck_downloads(srv.port, 1).pop().unwrap();
     stuck
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -567,16 +564,11 @@ fn help_prints_the_library_defaults() {
 
 #[test]
 fn a_second_signal_stops_at_once() {
-    let dir = docroot();
-    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
-    big.set_len(64 << 20).unwrap();
+    let dir = big_root();
     let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-t", "30"]);
     // A download nobody reads keeps a response in flight for the whole
     // grace period (30 s).
-    let mut stuck = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-    stuck
-        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    let _stuck = stuck_downloads(srv.port, 1);
     std::thread::sleep(Duration::from_millis(300));
     let pid = srv.child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid.
@@ -674,15 +666,21 @@ fn empty_stdout() -> std::process::ChildStdout {
     out
 }
 
-/// A directory of 20 files, a small file and a 64 MiB one (sparse).
-fn crowded_root() -> tempfile::TempDir {
+/// The test root with a 64 MiB file (sparse), `big.bin`.
+fn big_root() -> tempfile::TempDir {
     let dir = docroot();
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    dir
+}
+
+/// `big_root` with a directory of 20 files.
+fn crowded_root() -> tempfile::TempDir {
+    let dir = big_root();
     std::fs::create_dir(dir.path().join("list")).unwrap();
     for i in 0..20 {
         std::fs::write(dir.path().join(format!("list/f{i}.txt")), "x").unwrap();
     }
-    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
-    big.set_len(64 << 20).unwrap();
     dir
 }
 
@@ -964,14 +962,7 @@ fn a_wrong_inherited_socket_is_one_clear_line() {
 fn socket_activate() -> &'static str {
     const TOOL: &str = "/usr/bin/systemd-socket-activate";
     if !std::path::Path::new(TOOL).exists() {
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let installed = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "systemd"]);
+        let installed = common::apt_install(&["systemd"]);
         assert!(
             installed,
             "systemd-socket-activate is missing and apt-get could not install it"

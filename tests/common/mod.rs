@@ -305,3 +305,16 @@ pub fn read_head_from<R: std::io::BufRead>(r: &mut R) -> String {
     }
     head
 }
+
+/// Installs Debian `packages` with apt-get (the tests run as root in CI);
+/// whether it worked.
+pub fn apt_install(packages: &[&str]) -> bool {
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    apt(&["update", "-qq"]) && apt(&[&["install", "-y", "-qq"][..], packages].concat())
+}
