@@ -385,7 +385,9 @@ fn a_response_cut_short_by_shutdown_is_still_logged() {
     // A client that reads 64 MiB at about 640 KB/s: fast enough never to
     // be cut off as a slow reader, too slow to finish before the shutdown's
     // one-second grace period ends.
-    let mut stuck = stuck_downloads(srv.port, 1).pop().unwrap();
+    let mut stuck = stuck_downloads(srv.port, &["/big.bin".into()])
+        .pop()
+        .unwrap();
     stuck
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -568,7 +570,7 @@ fn a_second_signal_stops_at_once() {
     let mut srv = start(&["-r", dir.path().to_str().unwrap(), "-t", "30"]);
     // A download nobody reads keeps a response in flight for the whole
     // grace period (30 s).
-    let _stuck = stuck_downloads(srv.port, 1);
+    let _stuck = stuck_downloads(srv.port, &["/big.bin".into()]);
     std::thread::sleep(Duration::from_millis(300));
     let pid = srv.child.id() as libc::pid_t;
     // SAFETY: kill(2) on our own child's pid.
@@ -674,24 +676,39 @@ fn big_root() -> tempfile::TempDir {
     dir
 }
 
-/// `big_root` with a directory of 20 files.
+/// `big_root` with a directory of 20 files, and `BIG_FILES` more 64 MiB
+/// files (sparse), `big/0.bin` on: distinct files, so that downloads of
+/// them cannot share one descriptor in the open-file cache.
 fn crowded_root() -> tempfile::TempDir {
     let dir = big_root();
     std::fs::create_dir(dir.path().join("list")).unwrap();
     for i in 0..20 {
         std::fs::write(dir.path().join(format!("list/f{i}.txt")), "x").unwrap();
     }
+    std::fs::create_dir(dir.path().join("big")).unwrap();
+    for i in 0..BIG_FILES {
+        let big = std::fs::File::create(dir.path().join(format!("big/{i}.bin"))).unwrap();
+        big.set_len(64 << 20).unwrap();
+    }
     dir
 }
 
-/// Starts `n` downloads of the big file that are never read: each holds a
-/// socket and the file open in the server.
-fn stuck_downloads(port: u16, n: usize) -> Vec<TcpStream> {
-    (0..n)
-        .filter_map(|_| {
+const BIG_FILES: usize = 150;
+
+/// `/big/0.bin` to `/big/{n-1}.bin`.
+fn distinct_big_files(n: usize) -> Vec<String> {
+    assert!(n <= BIG_FILES);
+    (0..n).map(|i| format!("/big/{i}.bin")).collect()
+}
+
+/// Starts a download of each of `paths` that is never read: each holds a
+/// socket and its file open in the server.
+fn stuck_downloads(port: u16, paths: &[String]) -> Vec<TcpStream> {
+    paths
+        .iter()
+        .filter_map(|path| {
             let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-            s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-                .ok()?;
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
             std::thread::sleep(Duration::from_millis(20));
             Some(s)
         })
@@ -748,7 +765,7 @@ fn the_default_connection_cap_keeps_descriptors_for_every_connection() {
     );
     let mut kept = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     assert_eq!(ask_on(&mut kept, "/hello.txt").0, 200);
-    let _stuck = stuck_downloads(srv.port, 140);
+    let _stuck = stuck_downloads(srv.port, &distinct_big_files(140));
     assert_eq!(
         answered(srv.port),
         Some(503),
@@ -784,7 +801,7 @@ fn out_of_descriptors_is_503_never_500_nor_a_short_listing() {
     let srv = start_limited(&args, 64);
     let mut kept = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     assert_eq!(ask_on(&mut kept, "/hello.txt").0, 200);
-    let _stuck = stuck_downloads(srv.port, 40);
+    let _stuck = stuck_downloads(srv.port, &distinct_big_files(40));
     let (status, listing) = ask_on(&mut kept, "/list/");
     assert_eq!(status, 503, "{listing}");
     let (status, _) = ask_on(&mut kept, "/hello.txt");

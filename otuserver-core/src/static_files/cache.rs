@@ -5,8 +5,9 @@
 //!
 //! An entry is trusted for the cache's time to live (1 s by default, as
 //! lighttpd trusts its stat cache): a file changed on disk is served fresh
-//! at most that long after. Only files whose every form (original and
-//! precompressed variants) is up to [`MAX_FILE`] bytes are kept. Entries
+//! at most that long after. Files whose every form (original and
+//! precompressed variants) is up to [`MAX_FILE`] bytes are kept in memory,
+//! others open, at most [`MAX_DESCRIPTORS`] descriptors in all. Entries
 //! are keyed by request path, but the bytes are kept once per file: many
 //! paths to one file (through symlinks, say) share one copy. Everything is
 //! charged at what it costs, keys included, under a hard cap of
@@ -49,8 +50,6 @@ struct Body {
     set: Arc<FileSet>,
     paths: usize,
     cost: usize,
-    /// Files it holds open: a large file's set keeps its descriptors.
-    descriptors: usize,
 }
 
 #[derive(Default)]
@@ -128,8 +127,8 @@ impl FileCache {
         None
     }
 
-    /// Returns `set`; if all its files are small, keeps them in memory for
-    /// `path`, sharing the copy with other paths to the same files.
+    /// Returns `set` and keeps it for `path`: in memory if all its files
+    /// are small, else open; one copy for all paths to the same files.
     pub fn keep(&self, path: &RequestPath, set: FileSet) -> Arc<FileSet> {
         if self.ttl.is_zero() {
             return Arc::new(set);
@@ -160,7 +159,7 @@ impl FileCache {
             }
         };
         let cost = key_cost(path);
-        let descriptors = if open { copy.descriptors() } else { 0 };
+        let descriptors = copy.descriptors();
         if cost + body_cost > MAX_BYTES || descriptors > MAX_DESCRIPTORS {
             return copy;
         }
@@ -180,11 +179,10 @@ impl FileCache {
                 set: Arc::clone(&copy),
                 paths: 0,
                 cost: body_cost,
-                descriptors,
             });
         body.paths += 1;
         let first = body.paths == 1;
-        let (added, held) = (body.cost, body.descriptors);
+        let (added, held) = (body.cost, body.set.descriptors());
         entries.bytes += cost + if first { added } else { 0 };
         entries.descriptors += if first { held } else { 0 };
         entries.order.push_back((path.clone(), now));
@@ -235,7 +233,7 @@ impl Entries {
             body.paths = body.paths.saturating_sub(1);
             if body.paths == 0 {
                 self.bytes = self.bytes.saturating_sub(body.cost);
-                self.descriptors = self.descriptors.saturating_sub(body.descriptors);
+                self.descriptors = self.descriptors.saturating_sub(body.set.descriptors());
                 self.bodies.remove(&entry.identity);
             }
         }
