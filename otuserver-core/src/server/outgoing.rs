@@ -23,8 +23,12 @@ use super::stream::{Producer, StreamOut};
 use crate::http1::{self, Encoded, Framing, WriteOptions};
 use crate::{Body, response};
 
-/// The most body bytes one connection sends before the loop turns to the
-/// others (the socket stays writable, so the poller comes back to it).
+/// The most bytes, head included, one connection writes before the loop
+/// turns to the others (the socket stays writable, so the poller comes back
+/// to it). With the head counted, turns end at multiples of 256 KiB in the
+/// stream, as lighttpd's do; left out, the pinned 1 MiB benchmark ran 20%
+/// slower (README, "Per core"), from more pacing timers and client wake-ups
+/// per response rather than more system calls.
 const WRITE_BUDGET: u64 = 256 * 1024;
 /// Body parts up to this size in all are copied into the head's buffer.
 const INLINE_LIMIT: usize = 16 * 1024;
@@ -162,6 +166,7 @@ impl Outgoing {
         }
         // With more to follow, the head waits for it in the kernel
         // (MSG_MORE), so both leave in the same packets.
+        let head_before = self.head_sent;
         while self.head_sent < self.head.len() {
             let more = !self.rest.is_empty();
             match written(send(stream, &self.head[self.head_sent..], more))? {
@@ -172,7 +177,11 @@ impl Outgoing {
                 None => return Ok(Progress::Blocked),
             }
         }
-        let budget_end = self.rest_sent.saturating_add(WRITE_BUDGET);
+        // The head counts against the turn's budget (see WRITE_BUDGET).
+        let head_now = (self.head_sent - head_before) as u64;
+        let budget_end = self
+            .rest_sent
+            .saturating_add(WRITE_BUDGET.saturating_sub(head_now));
         while let Some(part) = self.rest.front() {
             let left = part.len() - self.part_sent;
             if left == 0 {
@@ -317,5 +326,51 @@ pub(super) fn written(result: io::Result<usize>) -> io::Result<Option<usize>> {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Some(0)),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    fn fail<E: std::fmt::Display>(e: E) -> String {
+        e.to_string()
+    }
+
+    /// A turn's writes, head included, stop at the budget, so that turns
+    /// end at multiples of it in the stream.
+    #[test]
+    fn a_turn_writes_the_budget_head_included() -> Result<(), String> {
+        let mut file = tempfile::tempfile().map_err(fail)?;
+        file.write_all(&vec![7u8; 1024 * 1024]).map_err(fail)?;
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(fail)?;
+        let mut client = TcpStream::connect(listener.local_addr().map_err(fail)?).map_err(fail)?;
+        let (server, _) = listener.accept().map_err(fail)?;
+        // Room for more than one turn, so that only the budget stops it.
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4 << 20)
+            .map_err(fail)?;
+        server.set_nonblocking(true).map_err(fail)?;
+
+        let response = http::Response::new(Body::file(file, 1024 * 1024));
+        let encoded = http1::encode(response, WriteOptions::new(false, true));
+        let mut out = Outgoing::new(encoded, None);
+        assert_eq!(out.advance(&server).map_err(fail)?, Progress::Blocked);
+
+        client
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .map_err(fail)?;
+        let mut got = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n as u64;
+        }
+        assert_eq!(got, WRITE_BUDGET, "bytes on the wire after one turn");
+        Ok(())
     }
 }
