@@ -97,12 +97,14 @@ impl RequestPath {
 /// its dot segments without ever going above the root (RFC 3986 section
 /// 5.2.4). A decoded NUL or invalid UTF-8 is [`ResolveError::BadPath`].
 pub(crate) fn decode(raw: &str) -> Result<RequestPath, ResolveError> {
-    let bytes: Vec<u8> = percent_decode_str(raw).collect();
-    if bytes.contains(&0) {
+    // Borrowed when nothing is escaped, as in most requests.
+    let path = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ResolveError::BadPath)?;
+    if path.contains('\0') {
         return Err(ResolveError::BadPath);
     }
-    let path = String::from_utf8(bytes).map_err(|_| ResolveError::BadPath)?;
-    let mut segments: Vec<String> = Vec::new();
+    let mut segments: Vec<String> = Vec::with_capacity(path.matches('/').count());
     let mut trailing_slash = true;
     for seg in path.split('/') {
         trailing_slash = matches!(seg, "" | "." | "..");
