@@ -36,9 +36,10 @@ fn a_large_file_goes_out_in_a_few_syscalls() {
     let after = read_syscalls();
     assert_eq!(r.body.len(), len);
     // Through an 8 KiB buffer this takes over 1,000 reads; sendfile moves
-    // it in a handful of calls, whatever the socket buffer size.
+    // it in one call per 128 KiB turn or fewer, plus the short ones a full
+    // socket buffer makes.
     let used = after - before;
-    assert!(used < 200, "{used} read syscalls for {len} bytes");
+    assert!(used < 300, "{used} read syscalls for {len} bytes");
 
     // A range, and several, stay file regions: sendfile from an offset.
     let before = read_syscalls();
@@ -55,5 +56,6 @@ fn a_large_file_goes_out_in_a_few_syscalls() {
     assert_eq!(one.body.len(), 7_000_000);
     assert_eq!(two.status, 206);
     assert!(two.body.len() > 6_000_000, "{}", two.body.len());
-    assert!(used < 200, "{used} read syscalls for two ranged answers");
+    // 13 MB: over 1,600 reads through an 8 KiB buffer.
+    assert!(used < 400, "{used} read syscalls for two ranged answers");
 }

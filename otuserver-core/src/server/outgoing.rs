@@ -25,11 +25,12 @@ use crate::{Body, response};
 
 /// The most bytes, head included, one connection writes before the loop
 /// turns to the others (the socket stays writable, so the poller comes back
-/// to it). With the head counted, turns end at multiples of 256 KiB in the
-/// stream, as lighttpd's do; left out, the pinned 1 MiB benchmark ran 20%
-/// slower (README, "Per core"), from more pacing timers and client wake-ups
-/// per response rather than more system calls.
-const WRITE_BUDGET: u64 = 256 * 1024;
+/// to it). Both halves were measured (README, "Per core"): with the head
+/// left out, turns ended a few hundred bytes past each boundary and the
+/// pinned 1 MiB test ran 20% slower, from more pacing timers and client
+/// wake-ups per response with the same system calls; and 128 KiB beat 64,
+/// 192 and 256 KiB on 1 MiB and 16 MiB files, pinned and on shared cores.
+const WRITE_BUDGET: u64 = 128 * 1024;
 /// Body parts up to this size in all are copied into the head's buffer.
 const INLINE_LIMIT: usize = 16 * 1024;
 
