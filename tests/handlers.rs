@@ -255,6 +255,10 @@ fn the_router_says_per_request_what_its_handler_needs() {
     assert!(needs("/slow").blocking);
     assert!(needs("/slow").body);
     assert!(!needs("/nowhere").blocking);
+    // Only the closure is given the client's address.
+    assert!(!needs("/static/a.txt").client_addr);
+    assert!(needs("/slow").client_addr);
+    assert!(!needs("/nowhere").client_addr);
 }
 
 /// CPU time this process has used.

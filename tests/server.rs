@@ -13,7 +13,8 @@ use common::{
 };
 use otuserver_core::http::StatusCode;
 use otuserver_core::{
-    ClientAddr, Error, Request, Response, Server, ServerConfig, ServerConfigBuilder, response,
+    ClientAddr, Error, Handler, Needs, Request, Response, Server, ServerConfig,
+    ServerConfigBuilder, response,
 };
 
 fn serve() -> (Site, TestServer) {
@@ -267,6 +268,38 @@ fn handlers_see_the_client_address() {
     };
     let srv = TestServer::start(handler, quick_config());
     assert_eq!(common::get(srv.addr, "/").text(), "127.0.0.1");
+}
+
+/// Answers whether its request carries the client's address; says through
+/// `needs` whether it reads it.
+struct AddrProbe {
+    reads_addr: bool,
+}
+
+impl Handler for AddrProbe {
+    fn handle(&self, req: Request) -> Response {
+        response::text(req.extensions().get::<ClientAddr>().is_some().to_string())
+    }
+
+    fn needs(&self, _req: &Request) -> Needs {
+        Needs {
+            client_addr: self.reads_addr,
+            ..Needs::default()
+        }
+    }
+}
+
+#[test]
+fn the_client_address_is_attached_only_for_handlers_that_read_it() {
+    for reads_addr in [true, false] {
+        let srv = TestServer::start(AddrProbe { reads_addr }, quick_config());
+        let r = common::get(srv.addr, "/");
+        assert_eq!(
+            r.text(),
+            reads_addr.to_string(),
+            "needs.client_addr = {reads_addr}"
+        );
+    }
 }
 
 #[test]

@@ -38,9 +38,10 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: Request) -> Response;
 
     /// What answering `req` takes, asked once its head has arrived (`req`
-    /// has an empty body then) and before its body is read. The default,
-    /// [`Needs::default`], is safe for any handler: it may block, and it
-    /// reads the body.
+    /// has an empty body and no [`ClientAddr`](crate::ClientAddr) then) and
+    /// before its body is read. The default, [`Needs::default`], is safe for
+    /// any handler: it may block, it reads the body and the client's
+    /// address.
     fn needs(&self, req: &Request) -> Needs {
         let _ = req;
         Needs::default()
@@ -58,6 +59,11 @@ pub struct Needs {
     /// (up to its limit, else `413`). Without it a body is dropped, or the
     /// connection closed after the answer. Default `true`.
     pub body: bool,
+    /// The handler reads the client's address, so the server puts a
+    /// [`ClientAddr`](crate::ClientAddr) in the request's extensions.
+    /// Without it the request has none, which spares three allocations per
+    /// request (a tenth of a small file's user time). Default `true`.
+    pub client_addr: bool,
 }
 
 impl Default for Needs {
@@ -65,6 +71,7 @@ impl Default for Needs {
         Needs {
             blocking: true,
             body: true,
+            client_addr: true,
         }
     }
 }

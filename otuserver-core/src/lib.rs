@@ -99,7 +99,8 @@ pub const ACCESS_LOG_TARGET: &str = "otuserver::access";
 
 /// A request as handlers see it: the head and the whole body (empty when
 /// there was none, or when the handler said it does not read bodies), with
-/// the client's address as a [`ClientAddr`] extension. In a test:
+/// the client's address as a [`ClientAddr`] extension (unless the handler
+/// said it does not read it: [`Needs::client_addr`]). In a test:
 /// `http::Request::builder().uri("/x").body(Bytes::new())`.
 pub type Request = http::Request<Bytes>;
 
@@ -108,7 +109,7 @@ pub type Response = http::Response<Body>;
 
 /// The address of the client that sent a request, found in
 /// [`Request::extensions`](http::Request::extensions) of every request the
-/// server passes to a handler (and that any other transport should put
-/// there).
+/// server passes to a handler whose [`Needs::client_addr`] is set, as it is
+/// by default (and that any other transport should put there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);

@@ -175,6 +175,7 @@ impl<H: Handler> Handler for Cors<H> {
             return Needs {
                 blocking: false,
                 body: false,
+                client_addr: false,
             };
         }
         self.inner.needs(req)

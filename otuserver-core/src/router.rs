@@ -223,6 +223,7 @@ impl Handler for Router {
             Dispatch::Answer(_) => Needs {
                 blocking: false,
                 body: false,
+                client_addr: false,
             },
         }
     }

@@ -347,11 +347,13 @@ impl Handler for StaticFiles {
     }
 
     /// It only opens and stats files, so it runs on the event loop; it
-    /// reads no bodies (a body sent to it is dropped or left unread).
+    /// reads no bodies (a body sent to it is dropped or left unread), and
+    /// answers every client alike.
     fn needs(&self, _req: &Request) -> Needs {
         Needs {
             blocking: false,
             body: false,
+            client_addr: false,
         }
     }
 }

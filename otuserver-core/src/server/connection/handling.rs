@@ -23,7 +23,6 @@ impl Connection {
         let format = cx.config.access_log_format();
         let mut exchange = Exchange::new(&head.request, head.keep_alive, self.peer, format);
         let mut request = head.request.map(|()| Bytes::new());
-        request.extensions_mut().insert(ClientAddr(self.peer));
         let handler = cx.handler;
         let Ok(needs) = catch_unwind(AssertUnwindSafe(|| handler.needs(&request))) else {
             log::error!(
@@ -34,6 +33,9 @@ impl Connection {
             let failed = response::status_page(StatusCode::INTERNAL_SERVER_ERROR);
             return self.start_response(failed, exchange, cx);
         };
+        if needs.client_addr {
+            request.extensions_mut().insert(ClientAddr(self.peer));
+        }
         if head.body == BodyFraming::None {
             return self.run(request, exchange, needs.blocking, cx);
         }
