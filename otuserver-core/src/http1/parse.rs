@@ -2,6 +2,7 @@
 
 use std::io::{self, Read};
 
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
@@ -84,7 +85,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Option<RequestHead>
             if len > limits.max_head_size {
                 return Err(too_large(buf, limits.max_head_size));
             }
-            build(&req, len).map(Some)
+            build(&req, buf, len).map(Some)
         }
         Ok(httparse::Status::Partial) => {
             if buf.len() >= limits.max_head_size {
@@ -240,7 +241,20 @@ fn three_parts(buf: &[u8]) -> bool {
     parts.len() == 3 && parts.iter().all(|p| !p.is_empty())
 }
 
-fn build(req: &httparse::Request<'_, '_>, len: usize) -> Result<RequestHead, RequestError> {
+fn build(
+    req: &httparse::Request<'_, '_>,
+    buf: &[u8],
+    len: usize,
+) -> Result<RequestHead, RequestError> {
+    // One copy of the head, which the target and every field value share:
+    // one allocation for the request instead of one per field.
+    let shared = Bytes::copy_from_slice(buf.get(..len).unwrap_or(buf));
+    let slice_of = |part: &[u8]| {
+        let start = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        shared
+            .get(start..start.saturating_add(part.len()))
+            .map(|_| shared.slice(start..start + part.len()))
+    };
     let method = req
         .method
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
@@ -253,14 +267,17 @@ fn build(req: &httparse::Request<'_, '_>, len: usize) -> Result<RequestHead, Req
     let target = req
         .path
         .ok_or(RequestError::Malformed("no request-target"))?;
-    let uri = parse_target(&method, target)?;
+    let uri = parse_target(&method, target, slice_of(target.as_bytes()))?;
 
     let mut headers = HeaderMap::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| RequestError::Malformed("bad header field name"))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| RequestError::Malformed("bad header field value"))?;
+        let value = match slice_of(h.value) {
+            Some(bytes) => HeaderValue::from_maybe_shared(bytes),
+            None => HeaderValue::from_bytes(h.value),
+        }
+        .map_err(|_| RequestError::Malformed("bad header field value"))?;
         headers.append(name, value);
     }
     check_host(&headers, version)?;
@@ -282,13 +299,16 @@ fn build(req: &httparse::Request<'_, '_>, len: usize) -> Result<RequestHead, Req
 
 /// Accepts the four request-target forms of RFC 9112 section 3.2, each only
 /// where it belongs.
-fn parse_target(method: &Method, target: &str) -> Result<Uri, RequestError> {
+/// `shared` is the target's bytes in the head's shared copy, if found there.
+fn parse_target(method: &Method, target: &str, shared: Option<Bytes>) -> Result<Uri, RequestError> {
     if target.len() > MAX_URI_LEN {
         return Err(RequestError::UriTooLong { limit: MAX_URI_LEN });
     }
-    let uri: Uri = target
-        .parse()
-        .map_err(|_| RequestError::Malformed("bad request-target"))?;
+    let uri = match shared {
+        Some(bytes) => Uri::from_maybe_shared(bytes),
+        None => target.parse(),
+    }
+    .map_err(|_| RequestError::Malformed("bad request-target"))?;
     let fits = match uri.scheme_str() {
         Some(scheme) => {
             (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))

@@ -157,9 +157,8 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
     if !bodiless(parts.status) {
         match body.len() {
             Some(len) => {
-                head.extend_from_slice(b"Content-Length: ");
-                head.extend_from_slice(len.to_string().as_bytes());
-                head.extend_from_slice(b"\r\n");
+                // Formatted into the head itself: no string of its own.
+                let _ = write!(head, "Content-Length: {len}\r\n");
             }
             None if opts.chunked => {
                 head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");

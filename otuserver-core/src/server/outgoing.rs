@@ -101,6 +101,9 @@ impl Outgoing {
         let (mut rest, mut stream, mut broken) = (VecDeque::new(), None, false);
         match body {
             Body::Stream(chunks) => stream = Some(StreamOut::new(chunks, chunked)),
+            // The commonest small answer joins its head without a queue of
+            // parts to allocate.
+            Body::Bytes(bytes) if bytes.len() <= INLINE_LIMIT => head.extend_from_slice(&bytes),
             body => flatten(body, &mut rest, &mut broken),
         }
         let limit = (head_len + INLINE_LIMIT) as u64;
