@@ -62,7 +62,9 @@ pub struct Needs {
     /// The handler reads the client's address, so the server puts a
     /// [`ClientAddr`](crate::ClientAddr) in the request's extensions.
     /// Without it the request has none, which spares three allocations per
-    /// request (a tenth of a small file's user time). Default `true`.
+    /// request (a tenth of a small file's user time). A wrapper that reads
+    /// the address itself (an allow-list, say) sets this whatever its inner
+    /// handler says. Default `true`.
     pub client_addr: bool,
 }
 

@@ -104,7 +104,7 @@ pub(crate) fn decode(raw: &str) -> Result<RequestPath, ResolveError> {
     if path.contains('\0') {
         return Err(ResolveError::BadPath);
     }
-    let mut segments: Vec<String> = Vec::with_capacity(path.matches('/').count());
+    let mut segments: Vec<String> = Vec::new();
     let mut trailing_slash = true;
     for seg in path.split('/') {
         trailing_slash = matches!(seg, "" | "." | "..");

@@ -246,8 +246,8 @@ fn build(
     buf: &[u8],
     len: usize,
 ) -> Result<RequestHead, RequestError> {
-    // One copy of the head, which the target and every field value share:
-    // one allocation for the request instead of one per field.
+    // One copy of the head, which the target and every field value share,
+    // instead of a copy of each.
     let shared = Bytes::copy_from_slice(buf.get(..len).unwrap_or(buf));
     let slice_of = |part: &[u8]| {
         let start = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);

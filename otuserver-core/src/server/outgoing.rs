@@ -28,8 +28,9 @@ use crate::{Body, response};
 /// to it). Both halves were measured (README, "Per core"): with the head
 /// left out, turns ended a few hundred bytes past each boundary and the
 /// pinned 1 MiB test ran 20% slower, from more pacing timers and client
-/// wake-ups per response with the same system calls; and 128 KiB beat 64,
-/// 192 and 256 KiB on 1 MiB and 16 MiB files, pinned and on shared cores.
+/// wake-ups per response with the same system calls. Of 64, 128, 192 and
+/// 256 KiB, pinned, 128 KiB was best on 16 MiB files and within 2% of the
+/// best (192 KiB) on 1 MiB; on shared cores it beat 256 KiB on both.
 const WRITE_BUDGET: u64 = 128 * 1024;
 /// Body parts up to this size in all are copied into the head's buffer.
 const INLINE_LIMIT: usize = 16 * 1024;
