@@ -1672,6 +1672,39 @@ fn a_large_file_kept_open_is_served_whole_and_consistent_when_replaced() {
 }
 
 #[test]
+fn a_missing_variant_is_looked_for_once_per_time_to_live() {
+    // The cache keeps a large file's absent variants as it keeps the file:
+    // a `.gz` that appears meanwhile is not looked for, so not served, until
+    // the entry expires; then it is.
+    let dir = tempfile::tempdir().unwrap();
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let gz: Vec<u8> = (0..40_000u32).map(|i| (i % 241) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &body).unwrap();
+    let ttl = Duration::from_secs(2);
+    let files = StaticFiles::new(dir.path()).unwrap().cache_ttl(ttl);
+    let srv = TestServer::start(files, quick_config());
+    let gzip = [("Accept-Encoding", "gzip")];
+    let first = get(srv.addr, "/big.bin", &gzip);
+    assert!(first.body == body && first.header("content-encoding").is_none());
+    std::fs::write(dir.path().join("big.bin.gz"), &gz).unwrap();
+    let during = get(srv.addr, "/big.bin", &gzip);
+    assert!(
+        during.body == body && during.header("content-encoding").is_none(),
+        "the variant was looked for again within the time to live: {}",
+        during.head
+    );
+    std::thread::sleep(ttl + Duration::from_millis(100));
+    let after = get(srv.addr, "/big.bin", &gzip);
+    assert_eq!(
+        after.header("content-encoding"),
+        Some("gzip"),
+        "{}",
+        after.head
+    );
+    assert!(after.body == gz);
+}
+
+#[test]
 fn a_large_file_written_over_in_place_is_never_sent_under_its_old_tag() {
     // Written over in place (same inode, same size: `cp`, `rsync --inplace`),
     // a file kept open would send its new bytes under the old tag for the
