@@ -68,6 +68,16 @@ pub struct Needs {
     pub client_addr: bool,
 }
 
+impl Needs {
+    /// What a handler that answers at once from what it holds needs:
+    /// nothing. It runs on the event loop, reads no body and no address.
+    pub const NOTHING: Needs = Needs {
+        blocking: false,
+        body: false,
+        client_addr: false,
+    };
+}
+
 impl Default for Needs {
     fn default() -> Self {
         Needs {

@@ -172,11 +172,7 @@ impl<H: Handler> Handler for Cors<H> {
     fn needs(&self, req: &Request) -> Needs {
         let allowed = req.headers().get(ORIGIN).and_then(|o| self.allowed(o));
         if Self::is_preflight(req) && allowed.is_some() {
-            return Needs {
-                blocking: false,
-                body: false,
-                client_addr: false,
-            };
+            return Needs::NOTHING;
         }
         self.inner.needs(req)
     }

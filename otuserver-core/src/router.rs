@@ -220,11 +220,7 @@ impl Handler for Router {
         *head.extensions_mut() = req.extensions().clone();
         match self.dispatch(head) {
             Dispatch::To(handler, head) => handler.needs(&head),
-            Dispatch::Answer(_) => Needs {
-                blocking: false,
-                body: false,
-                client_addr: false,
-            },
+            Dispatch::Answer(_) => Needs::NOTHING,
         }
     }
 }

@@ -66,6 +66,7 @@ pub struct Encoded {
     head: Vec<u8>,
     body: Body,
     framing: Framing,
+    keep_alive: bool,
 }
 
 /// How the receiver finds the end of the body that follows a head.
@@ -81,6 +82,12 @@ pub enum Framing {
 }
 
 impl Encoded {
+    /// Whether the head told the client the connection stays open (asked
+    /// for, and the body does not end with the connection).
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive
+    }
+
     /// How the body's end is marked.
     pub fn framing(&self) -> Framing {
         self.framing
@@ -182,6 +189,7 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
         head,
         body,
         framing,
+        keep_alive,
     }
 }
 

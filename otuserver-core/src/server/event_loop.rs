@@ -52,12 +52,15 @@ struct Slot {
 struct Slots {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    len: usize,
 }
 
 impl Slots {
+    /// How many connections the slots hold.
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
     fn insert(&mut self, slot: Slot) -> usize {
-        self.len += 1;
         match self.free.pop() {
             Some(key) => {
                 self.slots[key] = Some(slot);
@@ -73,7 +76,6 @@ impl Slots {
     fn remove(&mut self, key: usize) -> Option<Slot> {
         let slot = self.slots.get_mut(key)?.take()?;
         self.free.push(key);
-        self.len -= 1;
         Some(slot)
     }
 
@@ -186,7 +188,7 @@ impl<H: Handler> Loop<'_, H> {
                 }
                 let until = self.draining_until.unwrap_or(now);
                 self.close_idle(now);
-                if self.slots.len == 0 || now >= until {
+                if self.slots.len() == 0 || now >= until {
                     return Ok(());
                 }
             }
@@ -211,7 +213,7 @@ impl<H: Handler> Loop<'_, H> {
             // threads. If no other loop takes it, the listener wakes this
             // one again at once.
             let share = self.shared.open.load(Ordering::Acquire) / loops + SHARE_SLACK;
-            if loops > 1 && self.slots.len > share && !self.deferred {
+            if loops > 1 && self.slots.len() > share && !self.deferred {
                 self.deferred = true;
                 break;
             }

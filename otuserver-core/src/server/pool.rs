@@ -193,14 +193,22 @@ impl<H: Handler> Pool<H> {
 
     /// The handler's answer to `request`; a panic is answered `500`.
     fn run(&self, request: Request, to: ReplyTo) -> Response {
-        let handler = &*self.handler;
-        catch_unwind(AssertUnwindSafe(|| handler.handle(request))).unwrap_or_else(|_| {
-            log::error!(
-                "handler panicked (event loop {}, connection {})",
-                to.lp,
-                to.key
-            );
-            response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
+        handle_caught(&*self.handler, request, || {
+            format!("event loop {}, connection {}", to.lp, to.key)
         })
     }
+}
+
+/// `handler`'s answer to `request`, on whichever thread runs it: a panic
+/// costs only this request, which is answered `500` and logged with
+/// `whose` (which request it was).
+pub(super) fn handle_caught<H: Handler>(
+    handler: &H,
+    request: Request,
+    whose: impl FnOnce() -> String,
+) -> Response {
+    catch_unwind(AssertUnwindSafe(|| handler.handle(request))).unwrap_or_else(|_| {
+        log::error!("handler panicked ({})", whose());
+        response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
+    })
 }

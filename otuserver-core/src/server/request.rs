@@ -101,8 +101,8 @@ pub(super) struct Incoming {
     decoder: BodyDecoder,
     body: Vec<u8>,
     /// The handler may block (it runs on the pool).
-    pub blocking: bool,
-    pub exchange: Exchange,
+    blocking: bool,
+    exchange: Exchange,
     started: Instant,
     last_progress: Instant,
     received: u64,

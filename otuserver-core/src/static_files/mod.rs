@@ -37,8 +37,8 @@ pub(crate) const OPEN_FILES: usize = cache::MAX_DESCRIPTORS;
 ///   generated listing if enabled, or `404`.
 /// * A file asked for with a trailing slash is `404`; an unreadable one or
 ///   anything that is not a regular file is `403`.
-/// * File responses carry `Last-Modified`, a strong `ETag` (size,
-///   modification time, inode) and `Accept-Ranges: bytes`, and follow RFC
+/// * File responses carry `Last-Modified`, a strong `ETag` (size and
+///   modification time, the same on replicas of the tree) and `Accept-Ranges: bytes`, and follow RFC
 ///   9110 for conditional requests (`304`, `412`, in the order of its
 ///   section 13.2.2) and ranges (`206`, `multipart/byteranges` for several,
 ///   `416`, `If-Range`); a range of a file stays a file region, so it is
@@ -313,7 +313,6 @@ impl StaticFiles {
                 match &e {
                     ResolveError::Io(io) => log::error!("serving {}: {io}", req.uri().path()),
                     ResolveError::Exhausted => crate::shortage::count(),
-                    ResolveError::RootGone => {}
                     _ => {}
                 }
                 let mut resp = response::status_page(e.status());
@@ -350,10 +349,6 @@ impl Handler for StaticFiles {
     /// reads no bodies (a body sent to it is dropped or left unread), and
     /// answers every client alike.
     fn needs(&self, _req: &Request) -> Needs {
-        Needs {
-            blocking: false,
-            body: false,
-            client_addr: false,
-        }
+        Needs::NOTHING
     }
 }

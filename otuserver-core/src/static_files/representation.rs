@@ -232,29 +232,28 @@ impl FileSet {
         (stamps, self.content_type.clone())
     }
 
-    /// How many files it holds open.
-    pub fn descriptors(&self) -> usize {
+    /// The original and the variants there are.
+    fn reps(&self) -> impl Iterator<Item = &Rep> {
         [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
             .into_iter()
             .flatten()
+    }
+
+    /// How many files it holds open.
+    pub fn descriptors(&self) -> usize {
+        self.reps()
             .filter(|r| matches!(r.content, Content::File(_)))
             .count()
     }
 
     /// Whether every file it holds open is as it was when opened.
     pub fn unchanged(&self) -> bool {
-        [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(Rep::unchanged)
+        self.reps().all(Rep::unchanged)
     }
 
     /// Every representation's length, for the cache to decide.
     pub fn lens(&self) -> impl Iterator<Item = u64> + '_ {
-        [Some(&self.original), self.br.as_ref(), self.gzip.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(|r| r.len)
+        self.reps().map(|r| r.len)
     }
 
     /// A copy with every representation in memory, if they could all be

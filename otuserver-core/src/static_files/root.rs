@@ -111,7 +111,6 @@ impl Root {
     fn look(&self) -> Result<Option<Opened>, ResolveError> {
         let dir = match File::open(&self.path) {
             Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => match ResolveError::from(e) {
                 ResolveError::NotFound => return Ok(None),
                 other => return Err(other),

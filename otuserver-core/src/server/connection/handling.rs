@@ -11,7 +11,7 @@ use http::header::EXPECT;
 use super::{Connection, Context, State, Then};
 use crate::http1::{self, BodyDecoder, BodyFraming, RequestHead, WriteOptions};
 use crate::server::outgoing::Outgoing;
-use crate::server::pool::{Job, ReplyTo};
+use crate::server::pool::{Job, ReplyTo, handle_caught};
 use crate::server::read;
 use crate::server::request::{Exchange, Incoming};
 use crate::{ClientAddr, Handler, Request, Response, response};
@@ -89,12 +89,7 @@ impl Connection {
     ) {
         if !blocking {
             let peer = self.peer;
-            let handler = cx.handler;
-            let response = catch_unwind(AssertUnwindSafe(|| handler.handle(request)))
-                .unwrap_or_else(|_| {
-                    log::error!("handler panicked on a request from {peer}");
-                    response::status_page(StatusCode::INTERNAL_SERVER_ERROR)
-                });
+            let response = handle_caught(cx.handler, request, || format!("a request from {peer}"));
             return self.start_response(response, exchange, cx);
         }
         match cx
@@ -131,8 +126,7 @@ impl Connection {
         let status = response.status();
         let opts = WriteOptions::new(exchange.head_only, keep_alive).chunked(exchange.chunked);
         let encoded = http1::encode(response, opts);
-        // A body that ends with the connection closes it.
-        let keep_alive = keep_alive && encoded.framing() != http1::Framing::Close;
+        let keep_alive = encoded.keeps_alive();
         let log = exchange.log.map(|mut entry| {
             entry.set_status(status);
             entry
