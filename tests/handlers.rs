@@ -324,6 +324,23 @@ fn fixed_headers_reach_every_response_of_the_handler_they_wrap() {
 }
 
 #[test]
+fn a_fixed_header_given_twice_keeps_both_values_and_replaces_the_handlers() {
+    // `--header "Link: <a>" --header "Link: <b>"` means two fields.
+    let mut headers = otuserver_core::http::HeaderMap::new();
+    headers.append("link", "</a.css>; rel=preload".parse().unwrap());
+    headers.append("link", "</b.js>; rel=preload".parse().unwrap());
+    let inner = |_req: Request| -> Response {
+        let mut resp = response::text("hi");
+        resp.headers_mut()
+            .insert("link", "</old>; rel=preload".parse().unwrap());
+        resp
+    };
+    let resp = WithHeaders::new(inner, headers).handle(Request::default());
+    let links: Vec<_> = resp.headers().get_all("link").iter().collect();
+    assert_eq!(links, ["</a.css>; rel=preload", "</b.js>; rel=preload"]);
+}
+
+#[test]
 fn cors_answers_preflights_and_marks_cross_origin_responses() {
     let dir = site();
     let any = TestServer::start(

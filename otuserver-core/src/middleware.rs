@@ -10,7 +10,8 @@ use http::{Method, StatusCode};
 use crate::{Handler, Needs, Request, Response};
 
 /// Adds `headers` to every response of the handler it wraps, in place of
-/// any the handler set under the same names.
+/// any the handler set under the same names; a name given several values
+/// (several `Link` fields, say) gets them all.
 ///
 /// ```
 /// use otuserver_core::http::{HeaderMap, HeaderValue};
@@ -37,8 +38,12 @@ impl<H: Handler> WithHeaders<H> {
 impl<H: Handler> Handler for WithHeaders<H> {
     fn handle(&self, req: Request) -> Response {
         let mut resp = self.inner.handle(req);
-        for (name, value) in &self.headers {
-            resp.headers_mut().insert(name.clone(), value.clone());
+        let out = resp.headers_mut();
+        for name in self.headers.keys() {
+            out.remove(name);
+            for value in self.headers.get_all(name) {
+                out.append(name.clone(), value.clone());
+            }
         }
         resp
     }
