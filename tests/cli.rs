@@ -1076,6 +1076,26 @@ fn json_access_lines_are_objects_nothing_can_break() {
 }
 
 #[test]
+fn a_request_refused_unread_is_logged_in_the_configured_format() {
+    let dir = docroot();
+    let mut srv = start(&["-r", dir.path().to_str().unwrap(), "--log-format", "json"]);
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.write_all(b"NOT A REQUEST\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert!(
+        reply.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let mut line = String::new();
+    srv.stdout.read_line(&mut line).unwrap();
+    let entry: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(entry["status"].as_u64(), Some(400), "{line}");
+}
+
+#[test]
 fn combined_access_lines_escape_what_could_forge_a_line() {
     let line = hostile_request_logged("combined");
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");

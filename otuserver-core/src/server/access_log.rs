@@ -78,13 +78,17 @@ impl AccessEntry {
     }
 
     /// The entry for a request refused before it could be read.
-    pub fn refused(peer: SocketAddr, status: StatusCode) -> Option<AccessEntry> {
+    pub fn refused(
+        peer: SocketAddr,
+        status: StatusCode,
+        format: AccessLogFormat,
+    ) -> Option<AccessEntry> {
         enabled().then(|| AccessEntry {
             peer,
             asked: None,
             status,
             started: Instant::now(),
-            format: AccessLogFormat::Common,
+            format,
         })
     }
 

@@ -20,7 +20,7 @@ use super::listener;
 use super::outgoing::Outgoing;
 use super::pool::{Mail, Pool};
 use super::read;
-use super::{ServerConfig, Shared};
+use super::{AccessLogFormat, ServerConfig, Shared};
 use crate::shortage;
 use crate::{Error, Handler};
 
@@ -248,7 +248,12 @@ impl<H: Handler> Loop<'_, H> {
                 "refusing {peer}: {} connections open",
                 self.config.max_connections()
             );
-            refuse_busy(&stream, peer, &mut self.scratch);
+            refuse_busy(
+                &stream,
+                peer,
+                &mut self.scratch,
+                self.config.access_log_format(),
+            );
             return None;
         }
         let fd = stream.as_raw_fd();
@@ -407,7 +412,12 @@ impl<H: Handler> Loop<'_, H> {
     fn refuse_with_spare(&mut self) {
         if self.spare.take().is_some() {
             if let Ok((stream, peer)) = listener::accept(self.listener) {
-                refuse_busy(&stream, peer, &mut self.scratch);
+                refuse_busy(
+                    &stream,
+                    peer,
+                    &mut self.scratch,
+                    self.config.access_log_format(),
+                );
             }
         }
         // Another thread may have taken the descriptor freed: then the next
@@ -444,8 +454,8 @@ impl<H: Handler> Loop<'_, H> {
 /// Answers a connection over the cap with `503` and closes it, without
 /// keeping it: reads what its request has sent so far, so that closing
 /// does not reset the connection before the client sees the answer.
-fn refuse_busy(stream: &TcpStream, peer: SocketAddr, scratch: &mut [u8]) {
-    let mut out = Outgoing::refusal(http::StatusCode::SERVICE_UNAVAILABLE, peer);
+fn refuse_busy(stream: &TcpStream, peer: SocketAddr, scratch: &mut [u8], format: AccessLogFormat) {
+    let mut out = Outgoing::refusal(http::StatusCode::SERVICE_UNAVAILABLE, peer, format);
     let mut drained = 0;
     read::drain(stream, scratch, &mut drained);
     // Small, into an empty socket buffer: if it does not fit at once, the

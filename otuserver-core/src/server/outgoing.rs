@@ -17,7 +17,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 
 use super::Shared;
-use super::access_log::AccessEntry;
+use super::access_log::{AccessEntry, AccessLogFormat};
 use super::pool::ReplyTo;
 use super::stream::{Producer, StreamOut};
 use crate::http1::{self, Encoded, Framing, WriteOptions};
@@ -147,13 +147,13 @@ impl Outgoing {
     /// connection that closes after it. A `503` says when to try again.
     /// Every refusal the server makes, whichever part of it refuses, is
     /// made here.
-    pub fn refusal(status: StatusCode, peer: SocketAddr) -> Outgoing {
+    pub fn refusal(status: StatusCode, peer: SocketAddr, format: AccessLogFormat) -> Outgoing {
         let mut resp = response::status_page(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        let log = AccessEntry::refused(peer, status);
+        let log = AccessEntry::refused(peer, status, format);
         Outgoing::new(http1::encode(resp, WriteOptions::new(false, false)), log)
     }
 

@@ -44,7 +44,7 @@ impl Connection {
                 Ok(decoder) => decoder,
                 // Before any of it is read; the client waiting for 100
                 // Continue gets this final status instead.
-                Err(e) => return self.refuse(&e),
+                Err(e) => return self.refuse(&e, cx),
             };
             let incoming = Incoming::new(request, decoder, needs.blocking, exchange, cx.now);
             self.state = State::Body(Box::new(incoming));
@@ -65,7 +65,7 @@ impl Connection {
         match result {
             Ok(true) => {}
             Ok(false) => return,
-            Err(Some(e)) => return self.refuse(&e),
+            Err(Some(e)) => return self.refuse(&e, cx),
             Err(None) => {
                 self.state = State::Closed;
                 return;
@@ -99,7 +99,7 @@ impl Connection {
             Ok(()) => self.state = State::Handling(Box::new(exchange)),
             Err(_) => {
                 log::debug!("worker pool full: refusing a request from {}", self.peer);
-                self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+                self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE), cx);
             }
         }
     }
@@ -148,7 +148,7 @@ impl Connection {
         if let Some(producer) = out.take_producer(cx.shared, self.reply_to(cx)) {
             if cx.pool.submit(Job::Produce(producer)).is_err() {
                 log::debug!("worker pool full: no thread to produce a streamed body");
-                return self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE));
+                return self.refuse_with(Some(StatusCode::SERVICE_UNAVAILABLE), cx);
             }
         }
         self.state = State::Write { out, then };

@@ -262,12 +262,12 @@ impl Connection {
             State::Write { .. } => log::debug!("{} reads too slowly; closing", self.peer),
             State::Head { .. } if self.buf.iter().any(|b| !b.is_ascii_whitespace()) => {
                 log::debug!("request head from {} timed out", self.peer);
-                self.refuse(&RequestError::Timeout);
+                self.refuse(&RequestError::Timeout, cx);
                 return self.write(cx);
             }
             State::Body(_) => {
                 log::debug!("request body from {} timed out", self.peer);
-                self.refuse(&RequestError::Timeout);
+                self.refuse(&RequestError::Timeout, cx);
                 return self.write(cx);
             }
             _ => {}
@@ -302,8 +302,8 @@ impl Connection {
                     self.state = State::Head { deadline };
                     return;
                 }
-                Ok(None) => self.refuse(&RequestError::Timeout),
-                Err(e) => self.refuse(&e),
+                Ok(None) => self.refuse(&RequestError::Timeout, cx),
+                Err(e) => self.refuse(&e, cx),
             }
             self.write(cx);
             if !self.has_pipelined() {
@@ -314,17 +314,18 @@ impl Connection {
 
     /// Starts the answer to a request that could not be read, then a close;
     /// or closes at once if the client can hear no answer.
-    fn refuse(&mut self, e: &RequestError) {
+    fn refuse<H>(&mut self, e: &RequestError, cx: &Context<'_, H>) {
         log::debug!("bad request from {}: {e}", self.peer);
-        self.refuse_with(e.status());
+        self.refuse_with(e.status(), cx);
     }
 
     /// Starts the server's own answer `status` and a close; or closes at
     /// once for `None`.
-    fn refuse_with(&mut self, status: Option<StatusCode>) {
+    fn refuse_with<H>(&mut self, status: Option<StatusCode>, cx: &Context<'_, H>) {
+        let format = cx.config.access_log_format();
         self.state = match status {
             Some(status) => State::Write {
-                out: Box::new(Outgoing::refusal(status, self.peer)),
+                out: Box::new(Outgoing::refusal(status, self.peer, format)),
                 then: Then::Linger,
             },
             None => State::Closed,
