@@ -40,6 +40,8 @@ type Identity = ([Option<Stamp>; 3], Option<HeaderValue>);
 
 struct Entry {
     identity: Identity,
+    /// The set its body holds, so that a hit is one lookup.
+    set: Arc<FileSet>,
     stored: Instant,
     /// What the key costs.
     cost: usize,
@@ -111,9 +113,7 @@ impl FileCache {
         }
         let mut entries = self.lock();
         entries.expire(self.ttl);
-        let entry = entries.by_path.get(path)?;
-        let body = entries.bodies.get(&entry.identity)?;
-        let set = Arc::clone(&body.set);
+        let set = Arc::clone(&entries.by_path.get(path)?.set);
         if set.descriptors() == 0 {
             return Some(set);
         }
@@ -190,6 +190,7 @@ impl FileCache {
             path.clone(),
             Entry {
                 identity,
+                set: Arc::clone(&copy),
                 stored: now,
                 cost,
             },
