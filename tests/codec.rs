@@ -461,3 +461,22 @@ fn a_head_and_a_small_body_leave_in_one_write() {
     assert_eq!(w.calls, 1);
     assert!(w.bytes.ends_with(b"\r\n\r\nsmall body\n"));
 }
+
+#[test]
+fn a_stream_among_parts_is_refused_before_anything_is_written() {
+    // Its parts would go out unframed inside a chunked body.
+    let body = Body::Parts(vec![
+        Body::Bytes("head ".into()),
+        Body::stream(vec![Ok(otuserver_core::Bytes::from_static(b"chunk"))]),
+    ]);
+    let mut out = Vec::new();
+    let err = write_response(
+        &mut out,
+        otuserver_core::Response::new(body),
+        WriteOptions::new(false, true),
+    )
+    .err()
+    .map(|e| e.kind());
+    assert_eq!(err, Some(io::ErrorKind::InvalidInput));
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+}

@@ -38,7 +38,9 @@ pub enum Body {
     /// The bodies in order, one after another: for example the parts of a
     /// `multipart/byteranges` answer, part headers in memory and ranges
     /// from a file. Parts have known lengths: a response whose parts hold
-    /// a [`Body::Stream`] is cut off where the stream would begin.
+    /// a [`Body::Stream`] has no framing that fits, and is not sent (the
+    /// server closes the connection, `http1::write_response` returns an
+    /// error).
     Parts(Vec<Body>),
     /// Chunks of unknown number and length, produced as the client takes
     /// them: see [`Body::stream`] and [`Body::from_reader`].
@@ -114,6 +116,17 @@ impl Body {
             }
         });
         Body::stream(chunks)
+    }
+
+    /// Whether a stream sits among parts, which no framing fits: see
+    /// [`Body::Parts`].
+    pub(crate) fn nests_a_stream(&self) -> bool {
+        match self {
+            Body::Parts(parts) => parts
+                .iter()
+                .any(|p| matches!(p, Body::Stream(_)) || p.nests_a_stream()),
+            _ => false,
+        }
     }
 
     /// The number of bytes this body sends, or `None` for a stream, whose

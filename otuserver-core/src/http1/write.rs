@@ -201,8 +201,15 @@ pub fn encode(resp: Response, opts: WriteOptions) -> Encoded {
 /// writes would wait for the peer's acknowledgement: Nagle's algorithm); a
 /// file body is copied through it with [`copy_file`]. A file that turns out
 /// shorter than its stated length gives an `UnexpectedEof` error, after
-/// which the connection must be closed.
+/// which the connection must be closed. A stream among [`Body::Parts`] is
+/// an `InvalidInput` error, before anything is written.
 pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -> io::Result<u64> {
+    if resp.body().nests_a_stream() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a streamed body inside parts: no framing fits",
+        ));
+    }
     let encoded = encode(resp, opts);
     let chunked = encoded.framing == Framing::Chunked;
     let mut w = BufWriter::with_capacity(WRITE_BUFFER, w);

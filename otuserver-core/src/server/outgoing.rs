@@ -99,13 +99,14 @@ impl Outgoing {
         let chunked = encoded.framing() == Framing::Chunked;
         let (mut head, body) = encoded.into_parts();
         let head_len = head.len();
-        let (mut rest, mut stream, mut broken) = (VecDeque::new(), None, false);
+        let broken = body.nests_a_stream();
+        let (mut rest, mut stream) = (VecDeque::new(), None);
         match body {
             Body::Stream(chunks) => stream = Some(StreamOut::new(chunks, chunked)),
             // The commonest small answer joins its head without a queue of
             // parts to allocate.
             Body::Bytes(bytes) if bytes.len() <= INLINE_LIMIT => head.extend_from_slice(&bytes),
-            body => flatten(body, &mut rest, &mut broken),
+            body => flatten(body, &mut rest),
         }
         let limit = (head_len + INLINE_LIMIT) as u64;
         while let Some(part) = rest.front() {
@@ -280,17 +281,16 @@ impl Outgoing {
 }
 
 /// Appends the non-empty pieces of `body` to `out`, in order; a stream
-/// among them sets `broken` and ends the pieces there.
-fn flatten(body: Body, out: &mut VecDeque<Piece>, broken: &mut bool) {
+/// among them is left out (the response is refused whole: see
+/// [`Body::Parts`]).
+fn flatten(body: Body, out: &mut VecDeque<Piece>) {
     match body {
-        _ if *broken => {}
-        Body::Empty => {}
+        Body::Empty | Body::Stream(_) => {}
         Body::Bytes(b) if b.is_empty() => {}
         Body::Bytes(b) => out.push_back(Piece::Bytes(b)),
         Body::File { len: 0, .. } => {}
         Body::File { file, offset, len } => out.push_back(Piece::File { file, offset, len }),
-        Body::Parts(parts) => parts.into_iter().for_each(|p| flatten(p, out, broken)),
-        Body::Stream(_) => *broken = true,
+        Body::Parts(parts) => parts.into_iter().for_each(|p| flatten(p, out)),
     }
 }
 
@@ -376,6 +376,26 @@ mod tests {
             got += n as u64;
         }
         assert_eq!(got, WRITE_BUDGET, "bytes on the wire after one turn");
+        Ok(())
+    }
+
+    /// Parts around a stream have no framing that fits: nothing is sent.
+    #[test]
+    fn a_stream_among_parts_sends_nothing() -> Result<(), String> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(fail)?;
+        let mut client = TcpStream::connect(listener.local_addr().map_err(fail)?).map_err(fail)?;
+        let (server, _) = listener.accept().map_err(fail)?;
+        let body = Body::Parts(vec![
+            Body::Bytes(Bytes::from_static(b"part ")),
+            Body::stream(vec![Ok(Bytes::from_static(b"chunk"))]),
+        ]);
+        let encoded = http1::encode(http::Response::new(body), WriteOptions::new(false, true));
+        let mut out = Outgoing::new(encoded, None);
+        assert!(out.advance(&server).is_err());
+        drop(server);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).map_err(fail)?;
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
         Ok(())
     }
 }
