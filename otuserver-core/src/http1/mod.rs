@@ -19,4 +19,4 @@ pub use parse::{
 pub(crate) use parse::connection_has;
 pub use write::{Encoded, Framing, SERVER_NAME, WriteOptions, copy_file, encode, write_response};
 #[cfg(feature = "server")]
-pub(crate) use write::{chunk_head, shrank};
+pub(crate) use write::{LAST_CHUNK, shrank, write_chunk};

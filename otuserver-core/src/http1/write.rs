@@ -216,7 +216,7 @@ pub fn write_response<W: Write>(w: &mut W, resp: Response, opts: WriteOptions) -
     w.write_all(&encoded.head)?;
     let sent = write_body(&mut w, encoded.body, chunked)?;
     if chunked {
-        w.write_all(b"0\r\n\r\n")?;
+        w.write_all(LAST_CHUNK)?;
     }
     w.flush()?;
     Ok(sent)
@@ -247,11 +247,9 @@ fn write_body<W: Write>(w: &mut W, body: Body, chunked: bool) -> io::Result<u64>
                     continue;
                 }
                 if chunked {
-                    w.write_all(chunk_head(chunk.len()).as_bytes())?;
-                }
-                w.write_all(&chunk)?;
-                if chunked {
-                    w.write_all(b"\r\n")?;
+                    write_chunk(w, &chunk)?;
+                } else {
+                    w.write_all(&chunk)?;
                 }
                 sent += chunk.len() as u64;
             }
@@ -260,9 +258,15 @@ fn write_body<W: Write>(w: &mut W, body: Body, chunked: bool) -> io::Result<u64>
     })
 }
 
-/// The line that starts a chunk of `len` bytes.
-pub(crate) fn chunk_head(len: usize) -> String {
-    format!("{len:x}\r\n")
+/// The last chunk of a chunked body, with no trailer fields.
+pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Writes `bytes` to `w` as one chunk of a chunked body (into a `Vec`, it
+/// cannot fail).
+pub(crate) fn write_chunk<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
+    write!(w, "{:x}\r\n", bytes.len())?;
+    w.write_all(bytes)?;
+    w.write_all(b"\r\n")
 }
 
 /// Copies `len` bytes of `file` from `offset` into `w` through a buffer.

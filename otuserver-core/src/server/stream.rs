@@ -245,7 +245,7 @@ impl StreamOut {
                     self.buf.clear();
                     self.buf_sent = 0;
                     if self.chunked {
-                        self.buf.extend_from_slice(b"0\r\n\r\n");
+                        self.buf.extend_from_slice(http1::LAST_CHUNK);
                     }
                 }
                 Next::Failed(e) => return Err(e),
@@ -258,12 +258,10 @@ impl StreamOut {
         self.buf.clear();
         self.buf_sent = 0;
         if self.chunked {
-            self.buf
-                .extend_from_slice(http1::chunk_head(bytes.len()).as_bytes());
-        }
-        self.buf.extend_from_slice(bytes);
-        if self.chunked {
-            self.buf.extend_from_slice(b"\r\n");
+            // Into a vector: cannot fail.
+            let _ = http1::write_chunk(&mut self.buf, bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
         }
     }
 }
