@@ -16,7 +16,7 @@ pub use parse::{
 };
 // What the server feature's connections share with the codec.
 #[cfg(feature = "server")]
-pub(crate) use parse::connection_has;
+pub(crate) use parse::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_HEAD_SIZE, connection_has};
 pub use write::{Encoded, Framing, SERVER_NAME, WriteOptions, copy_file, encode, write_response};
 #[cfg(feature = "server")]
 pub(crate) use write::{LAST_CHUNK, shrank, write_chunk};

@@ -26,11 +26,16 @@ pub struct HeadLimits {
     pub chunk_size: usize,
 }
 
+/// The most bytes a request head may take by default.
+pub(crate) const DEFAULT_MAX_HEAD_SIZE: usize = 4096;
+/// How many bytes a read asks for by default.
+pub(crate) const DEFAULT_CHUNK_SIZE: usize = 1024;
+
 impl Default for HeadLimits {
     fn default() -> Self {
         HeadLimits {
-            max_head_size: 4096,
-            chunk_size: 1024,
+            max_head_size: DEFAULT_MAX_HEAD_SIZE,
+            chunk_size: DEFAULT_CHUNK_SIZE,
         }
     }
 }

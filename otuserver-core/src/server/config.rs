@@ -7,13 +7,12 @@ use std::time::Duration;
 use super::access_log::AccessLogFormat;
 use super::listener;
 use crate::ConfigError;
+use crate::http1::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_HEAD_SIZE};
 
 const DEFAULT_BACKLOG: u32 = 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 const DEFAULT_MIN_SEND_RATE: u64 = 4096;
-const DEFAULT_CHUNK_SIZE: usize = 1024;
-const DEFAULT_MAX_HEAD_SIZE: usize = 4096;
 const DEFAULT_MAX_DISCARD: u64 = 64 * 1024;
 /// As nginx's `client_max_body_size`.
 const DEFAULT_MAX_BODY: u64 = 1024 * 1024;

@@ -129,13 +129,17 @@ fn open_checked(root: &Path, rel: &Path) -> Result<File, ResolveError> {
         .read(true)
         .custom_flags(OPEN_FLAGS)
         .open(real)?;
-    let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .map_err(|_| ResolveError::Forbidden)?;
+    let opened = real_path(&file).map_err(|_| ResolveError::Forbidden)?;
     if opened.starts_with(root) {
         Ok(file)
     } else {
         Err(ResolveError::Forbidden)
     }
+}
+
+/// The path `file` was opened at, as the kernel resolved it.
+pub(super) fn real_path(file: &File) -> std::io::Result<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// The real path of `candidate`, if and only if it exists and lies inside

@@ -7,7 +7,6 @@
 //! once.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -117,7 +116,7 @@ impl Root {
             },
         };
         let meta = dir.metadata()?;
-        let real = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))?;
+        let real = super::resolve::real_path(&dir)?;
         if !meta.is_dir() || real != self.path {
             return Ok(None);
         }
