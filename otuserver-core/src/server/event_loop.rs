@@ -104,6 +104,8 @@ struct Loop<'a, H> {
     accept_paused_until: Option<Instant>,
     /// Whether this loop let the last wake-up for new connections pass.
     deferred: bool,
+    /// Once stopping: until when this loop still accepts.
+    listening_until: Option<Instant>,
     draining_until: Option<Instant>,
 }
 
@@ -140,6 +142,7 @@ pub(super) fn run<H: Handler>(
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         deferred: false,
+        listening_until: None,
         draining_until: None,
     };
     let result = lp.run();
@@ -183,12 +186,19 @@ impl<H: Handler> Loop<'_, H> {
             }
             if self.shared.stopping() {
                 if self.draining_until.is_none() {
-                    self.stop_listening(now);
-                    self.draining_until = Some(now + self.config.shutdown_grace());
+                    let listening_until = match self.listening_until {
+                        Some(until) => until,
+                        None => self.hand_over(now),
+                    };
+                    if now >= listening_until {
+                        self.stop_listening(now);
+                        self.draining_until = Some(now + self.config.shutdown_grace());
+                    }
                 }
-                let until = self.draining_until.unwrap_or(now);
                 self.close_idle(now);
-                if self.slots.len() == 0 || now >= until {
+                if let Some(until) = self.draining_until
+                    && (self.slots.len() == 0 || now >= until)
+                {
                     return Ok(());
                 }
             }
@@ -201,7 +211,7 @@ impl<H: Handler> Loop<'_, H> {
 
     /// Accepts new connections, or refuses them when at the cap.
     fn accept(&mut self, now: Instant) -> Result<(), Error> {
-        if self.shared.stopping() {
+        if self.draining_until.is_some() {
             return Ok(());
         }
 
@@ -219,9 +229,12 @@ impl<H: Handler> Loop<'_, H> {
             }
             self.deferred = false;
             let (stream, peer) = match listener::accept(self.listener) {
+                Ok((_, peer)) if self.shared.handover.is_probe(peer) => continue,
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if transient(&e) => continue,
+                // Another loop has closed the listener.
+                Err(_) if self.shared.stopping() => return Ok(()),
                 Err(e) => {
                     // Out of descriptors (or memory): answer the waiting
                     // client 503 with the spare descriptor, so it retries
@@ -280,7 +293,27 @@ impl<H: Handler> Loop<'_, H> {
         Some(key)
     }
 
-    /// At the start of a shutdown: takes the connections the kernel has
+    /// At the start of a shutdown: until when to go on accepting (see
+    /// [`handover`](super::handover)); serves what was accepted meanwhile.
+    fn hand_over(&mut self, now: Instant) -> Instant {
+        let shared = self.shared;
+        let mut taken = Vec::new();
+        let until = shared.handover.listen_until(
+            self.listener,
+            self.config.reuse_port(),
+            self.config.shutdown_grace(),
+            |stream, peer| taken.push((stream, peer)),
+        );
+        self.listening_until = Some(until);
+        for (stream, peer) in taken {
+            if let Some(key) = self.admit(stream, peer, now) {
+                self.ready(key, now);
+            }
+        }
+        until
+    }
+
+    /// Once done accepting in a shutdown: takes the connections the kernel has
     /// queued and answers what they have sent, then closes the listener.
     /// A client that reached this process gets an answer rather than a
     /// reset; later ones are refused, or, with `SO_REUSEPORT`, go to the

@@ -46,7 +46,11 @@ fn bind_one(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpL
     socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(socket.into())
+    let listener = socket.into();
+    if reuse_port {
+        super::handover::unsteer(&listener);
+    }
+    Ok(listener)
 }
 
 /// Accepts a connection, already non-blocking and close-on-exec: one

@@ -13,6 +13,7 @@ mod access_log;
 mod config;
 mod connection;
 mod event_loop;
+mod handover;
 mod listener;
 mod outgoing;
 mod pool;
@@ -44,6 +45,7 @@ struct Shared {
     /// `serve` waits on `changed` for either to move, or for a shutdown.
     running: Mutex<Running>,
     changed: Condvar,
+    handover: handover::Handover,
 }
 
 #[derive(Default)]
@@ -170,6 +172,7 @@ impl Server {
             pollers,
             running: Mutex::new(Running::default()),
             changed: Condvar::new(),
+            handover: handover::Handover::default(),
         });
         Ok(Server {
             listener,
@@ -203,8 +206,9 @@ impl Server {
     /// handler for the requests of the connections it owns, so a handler
     /// that blocks for long delays the other connections of its thread.
     ///
-    /// Stopping is graceful: no new connection is accepted, idle ones are
-    /// closed, and responses already begun are finished (with
+    /// Stopping is graceful: no new connection is accepted (with
+    /// [`reuse_port`](ServerConfigBuilder::reuse_port), once those already
+    /// on their way are in), idle ones are closed, and responses already begun are finished (with
     /// `Connection: close`), waiting for them at most the configured
     /// `timeout`. A thread still inside a handler then is left to finish
     /// on its own.
