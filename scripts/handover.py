@@ -33,41 +33,42 @@ def free_port():
 
 
 def start(port, docroot):
+    """Starts a server on the port and returns once it listens: its banner
+    comes after the bind (with `-l e` nothing else is written to stdout)."""
     proc = subprocess.Popen(
         [BIN, "-s", "127.0.0.1", "-p", str(port), "-r", docroot, "--reuse-port", "-l", "e"],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(250):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    sys.exit("otuserver did not start listening")
+    if b"serving" not in proc.stdout.readline():
+        proc.kill()
+        sys.exit("otuserver did not start listening")
+    return proc
 
 
-def fetch(port, outcomes):
+def fetch(port, outcomes, lock):
+    outcome = attempt(port)
+    with lock:
+        outcomes[outcome] += 1
+
+
+def attempt(port):
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
     except OSError as e:
-        outcomes["connect: " + type(e).__name__] += 1
-        return
+        return "connect: " + type(e).__name__
     data = b""
     try:
         s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         while chunk := s.recv(4096):
             data += chunk
     except OSError as e:
-        outcomes["after connecting: " + type(e).__name__] += 1
-        return
+        return "after connecting: " + type(e).__name__
     finally:
         s.close()
     if data.startswith(b"HTTP/1.1 200 OK") and data.endswith(BODY):
-        outcomes["ok"] += 1
-    else:
-        outcomes["bad answer"] += 1
+        return "ok"
+    return "bad answer"
 
 
 def main():
@@ -86,11 +87,16 @@ def main():
         port = free_port()
         current = start(port, docroot)
         outcomes = collections.Counter()
+        lock = threading.Lock()
         stop = threading.Event()
 
         def client():
             while not stop.is_set():
-                fetch(port, outcomes)
+                fetch(port, outcomes, lock)
+
+        def failures():
+            with lock:
+                return sum(n for k, n in outcomes.items() if k != "ok")
 
         clients = [threading.Thread(target=client) for _ in range(8)]
         for t in clients:
@@ -101,15 +107,15 @@ def main():
                 time.sleep(0.15)
                 new = start(port, docroot)
                 time.sleep(0.1)
-                before = sum(n for k, n in outcomes.items() if k != "ok")
+                before = failures()
                 current.send_signal(signal.SIGTERM)
                 current.wait(timeout=30)
                 current = new
                 time.sleep(0.1)
-                failures = sum(n for k, n in outcomes.items() if k != "ok") - before
-                if failures:
+                failed = failures() - before
+                if failed:
                     failed_handovers += 1
-                    print(f"handover {i + 1}: {failures} failed")
+                    print(f"handover {i + 1}: {failed} failed")
         finally:
             stop.set()
             for t in clients:

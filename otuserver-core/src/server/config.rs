@@ -346,10 +346,11 @@ impl ServerConfigBuilder {
     /// Binds with `SO_REUSEPORT`, so that a new process can bind the same
     /// address beside this one and take over without a moment of refused
     /// connections (stop the old one when the new one listens). On Linux a
-    /// stopping server first steers new connections to the other socket and
-    /// keeps accepting for 250 ms (at most the shutdown grace) while its
-    /// half-open handshakes finish, so that closing resets none. Default
-    /// off.
+    /// stopping server first steers new connections to the other socket on
+    /// the port and keeps accepting for 250 ms (at most the shutdown grace)
+    /// while its half-open handshakes finish, so that closing resets none
+    /// that finish in that time; with more than two sockets on the port one
+    /// of the others takes the new connections. Default off.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.config.reuse_port = on;
         self

@@ -186,11 +186,11 @@ impl<H: Handler> Loop<'_, H> {
             }
             if self.shared.stopping() {
                 if self.draining_until.is_none() {
-                    let listening_until = match self.listening_until {
-                        Some(until) => until,
-                        None => self.hand_over(now),
-                    };
-                    if now >= listening_until {
+                    let listening_until = self.listening_until.or_else(|| self.hand_over(now));
+                    // Read again: deciding took time, and without
+                    // `SO_REUSEPORT` the decision is to close now.
+                    let now = Instant::now();
+                    if listening_until.is_some_and(|until| now >= until) {
                         self.stop_listening(now);
                         self.draining_until = Some(now + self.config.shutdown_grace());
                     }
@@ -229,12 +229,14 @@ impl<H: Handler> Loop<'_, H> {
             }
             self.deferred = false;
             let (stream, peer) = match listener::accept(self.listener) {
-                Ok((_, peer)) if self.shared.handover.is_probe(peer) => continue,
+                Ok((_, peer)) if self.shared.handover.claims_probe(peer) => continue,
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if transient(&e) => continue,
                 // Another loop has closed the listener.
-                Err(_) if self.shared.stopping() => return Ok(()),
+                Err(e) if self.shared.stopping() && e.raw_os_error() == Some(libc::EINVAL) => {
+                    return Ok(());
+                }
                 Err(e) => {
                     // Out of descriptors (or memory): answer the waiting
                     // client 503 with the spare descriptor, so it retries
@@ -293,9 +295,10 @@ impl<H: Handler> Loop<'_, H> {
         Some(key)
     }
 
-    /// At the start of a shutdown: until when to go on accepting (see
-    /// [`handover`](super::handover)); serves what was accepted meanwhile.
-    fn hand_over(&mut self, now: Instant) -> Instant {
+    /// In a shutdown: until when to go on accepting (see
+    /// [`handover`](super::handover)), `None` while another loop decides;
+    /// serves what was accepted meanwhile.
+    fn hand_over(&mut self, now: Instant) -> Option<Instant> {
         let shared = self.shared;
         let mut taken = Vec::new();
         let until = shared.handover.listen_until(
@@ -304,7 +307,7 @@ impl<H: Handler> Loop<'_, H> {
             self.config.shutdown_grace(),
             |stream, peer| taken.push((stream, peer)),
         );
-        self.listening_until = Some(until);
+        self.listening_until = until;
         for (stream, peer) in taken {
             if let Some(key) = self.admit(stream, peer, now) {
                 self.ready(key, now);

@@ -5,15 +5,19 @@
 //! Closing one drops the handshakes still half-open in its queue, and the
 //! clients behind them get a reset (unless `net.ipv4.tcp_migrate_req` is
 //! on). So a stopping server first steers new connections to the other
-//! socket with a classic BPF program on the port's group, keeps accepting
-//! for [`LISTEN_ON`] while its queue empties, and only then closes.
+//! socket with a classic BPF program on the port's group (Linux 4.5 and
+//! later), keeps accepting for [`LISTEN_ON`] while its queue empties, and
+//! only then closes.
 //!
-//! The program names a socket by its place in the group, which the kernel
-//! assigns in order of binding and compacts when one leaves; a server can
-//! only learn its own by asking. It steers everything to place 0 and opens
-//! a connection to itself: if that arrives here this server is place 0 and
-//! steers to place 1 (the next to bind: the new process of a handover);
-//! otherwise it leaves everything going to place 0.
+//! The program names a socket by its place in the group: the kernel appends
+//! a socket that binds, and moves the last one into the place of one that
+//! leaves. A server can only learn its own place by asking: it steers
+//! everything to place 0 and connects to itself; if the connection arrives
+//! here, it is place 0 and steers to place 1, else it tries place 1 the same
+//! way. With the two sockets of a handover that is the other one; with more,
+//! one of the others takes all new connections until a server binds the port
+//! again (binding clears the program, Linux 5.3 and later). When neither
+//! probe comes back the server closes at once, as it would without this.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,26 +27,33 @@ use std::time::{Duration, Instant};
 /// How long a stopping server keeps accepting after steering new
 /// connections away: long enough for the handshakes under way to finish
 /// (a round trip), short enough not to hold up the stop.
-pub(super) const LISTEN_ON: Duration = Duration::from_millis(250);
-/// How long to wait for the connection to itself that tells a server its
+const LISTEN_ON: Duration = Duration::from_millis(250);
+/// How long to wait for a connection to itself that tells a server its
 /// place in the group.
 const PROBE_WAIT: Duration = Duration::from_millis(50);
 
 /// One server's handover, shared by its event loops: done by the first to
-/// stop, recognised by any that accepts the probe.
+/// stop, while the others go on serving (and accepting).
 #[derive(Default)]
 pub(super) struct Handover {
-    /// Until when the loops keep accepting, decided once.
+    /// Until when the loops keep accepting, once decided.
     listen_until: OnceLock<Instant>,
+    /// Taken by the loop that decides.
+    deciding: AtomicBool,
+    /// Whether a probe is out: the one check every accepted connection
+    /// makes.
     probing: AtomicBool,
+    /// The address the probe under way connects from.
     probe: Mutex<Option<SocketAddr>>,
+    /// Whether that probe reached this server, through any loop.
     probe_arrived: AtomicBool,
 }
 
 impl Handover {
-    /// Until when the loops go on accepting: now without `SO_REUSEPORT`;
-    /// with it, after steering new connections away, [`LISTEN_ON`] (at
-    /// most `grace`) from now. The first loop to ask does the steering;
+    /// Until when the loops go on accepting, or `None` while another loop
+    /// is deciding (go on, and ask again). Without `SO_REUSEPORT` it is the
+    /// moment of asking; with it, after steering new connections away,
+    /// [`LISTEN_ON`] (at most `grace`) later. The first loop to ask decides;
     /// what it accepts meanwhile goes to `take`.
     pub(super) fn listen_until(
         &self,
@@ -50,28 +61,36 @@ impl Handover {
         reuse_port: bool,
         grace: Duration,
         take: impl FnMut(TcpStream, SocketAddr),
-    ) -> Instant {
-        *self.listen_until.get_or_init(|| {
-            if !reuse_port {
-                return Instant::now();
-            }
+    ) -> Option<Instant> {
+        if let Some(until) = self.listen_until.get() {
+            return Some(*until);
+        }
+        if self.deciding.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let until = if !reuse_port || cfg!(not(target_os = "linux")) {
+            Instant::now()
+        } else {
             match self.steer_away(listener, take) {
                 Ok(()) => Instant::now() + LISTEN_ON.min(grace),
                 Err(e) => {
+                    unsteer(listener);
                     log::warn!("handing the port over: {e}; closing the listener now");
                     Instant::now()
                 }
             }
-        })
+        };
+        Some(*self.listen_until.get_or_init(|| until))
     }
 
-    /// Whether the connection from `peer` is this server's probe (it is
-    /// then not served).
-    pub(super) fn is_probe(&self, peer: SocketAddr) -> bool {
+    /// Whether the connection from `peer` is this server's probe, which is
+    /// then not served; notes that it arrived.
+    pub(super) fn claims_probe(&self, peer: SocketAddr) -> bool {
         if !self.probing.load(Ordering::Acquire) {
             return false;
         }
-        let ours = *self.probe.lock().unwrap_or_else(|e| e.into_inner()) == Some(peer);
+        let probe = *self.probe.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = probe.is_some_and(|p| same(p, peer));
         if ours {
             self.probe_arrived.store(true, Ordering::Release);
         }
@@ -83,50 +102,95 @@ impl Handover {
         listener: &TcpListener,
         mut take: impl FnMut(TcpStream, SocketAddr),
     ) -> std::io::Result<()> {
-        steer(listener, 0)?;
+        self.probing.store(true, Ordering::Release);
+        let placed = match self.probe_place(listener, 0, &mut take) {
+            Ok(true) => steer(listener, 1),
+            Ok(false) => match self.probe_place(listener, 1, &mut take) {
+                Ok(true) => steer(listener, 0),
+                Ok(false) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "a connection to itself did not arrive",
+                )),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        self.probing.store(false, Ordering::Release);
+        placed
+    }
+
+    /// Whether this server's socket is at `place` in the group: steers
+    /// there and connects to itself. Leaves the steering in place.
+    fn probe_place(
+        &self,
+        listener: &TcpListener,
+        place: u32,
+        take: &mut impl FnMut(TcpStream, SocketAddr),
+    ) -> std::io::Result<bool> {
+        steer(listener, place)?;
+        let local = listener.local_addr()?;
+        let mut last = None;
+        for to in reachable(local) {
+            match self.probe_from(listener, to, take) {
+                Ok(arrived) => return Ok(arrived),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no address to connect to")))
+    }
+
+    fn probe_from(
+        &self,
+        listener: &TcpListener,
+        to: SocketAddr,
+        take: &mut impl FnMut(TcpStream, SocketAddr),
+    ) -> std::io::Result<bool> {
         let probe = socket2::Socket::new(
-            socket2::Domain::for_address(listener.local_addr()?),
+            socket2::Domain::for_address(to),
             socket2::Type::STREAM,
             None,
         )?;
-        let to = reachable(listener.local_addr()?);
         // Bound before connecting, so that a loop accepting it knows it.
-        probe.bind(&SocketAddr::new(to.ip(), 0).into())?;
-        let from = probe.local_addr()?.as_socket();
-        *self.probe.lock().unwrap_or_else(|e| e.into_inner()) = from;
-        self.probing.store(true, Ordering::Release);
-        let connected = probe.connect_timeout(&to.into(), PROBE_WAIT);
+        let mut from = to;
+        from.set_port(0);
+        probe.bind(&from.into())?;
+        *self.probe.lock().unwrap_or_else(|e| e.into_inner()) = probe.local_addr()?.as_socket();
+        self.probe_arrived.store(false, Ordering::Release);
+        probe.connect_timeout(&to.into(), PROBE_WAIT)?;
         let waited = Instant::now();
-        while connected.is_ok()
-            && !self.probe_arrived.load(Ordering::Acquire)
-            && waited.elapsed() < PROBE_WAIT
-        {
+        while !self.probe_arrived.load(Ordering::Acquire) && waited.elapsed() < PROBE_WAIT {
             match super::listener::accept(listener) {
-                Ok((stream, peer)) if !self.is_probe(peer) => take(stream, peer),
+                Ok((stream, peer)) if !self.claims_probe(peer) => take(stream, peer),
                 Ok(_) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(1)),
             }
         }
-        self.probing.store(false, Ordering::Release);
-        if let Err(e) = connected {
-            unsteer(listener);
-            return Err(e);
-        }
-        if self.probe_arrived.load(Ordering::Acquire) {
-            steer(listener, 1)?;
-        }
-        Ok(())
+        Ok(self.probe_arrived.load(Ordering::Acquire))
     }
 }
 
-/// An address of `local` a connection from this host reaches.
-fn reachable(local: SocketAddr) -> SocketAddr {
-    let ip = match local.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, local.port())
+/// Addresses of `local` a connection from this host reaches, to try in
+/// turn: loopback for a wildcard (IPv4's too for `::`, which is dual stack
+/// and may have no `::1`).
+fn reachable(local: SocketAddr) -> Vec<SocketAddr> {
+    let port = local.port();
+    match local.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)]
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => vec![
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port),
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+        ],
+        // As bound, with an IPv6 scope kept.
+        _ => vec![local],
+    }
+}
+
+/// Whether two addresses name the same endpoint, an IPv4 one and its
+/// IPv4-mapped IPv6 form alike.
+fn same(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
 }
 
 /// Sends every new connection for the port to the socket at `place` in
@@ -171,7 +235,7 @@ pub(super) fn unsteer(listener: &TcpListener) {
     use std::os::fd::AsRawFd;
     let unused: libc::c_int = 0;
     // SAFETY: the option takes an int, which the kernel ignores.
-    let _ = unsafe {
+    let cleared = unsafe {
         libc::setsockopt(
             listener.as_raw_fd(),
             libc::SOL_SOCKET,
@@ -180,6 +244,11 @@ pub(super) fn unsteer(listener: &TcpListener) {
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
+    let e = std::io::Error::last_os_error();
+    // ENOENT: there was none, the usual case.
+    if cleared != 0 && e.raw_os_error() != Some(libc::ENOENT) {
+        log::debug!("clearing the port's steering: {e}");
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -209,16 +278,24 @@ mod tests {
         let clients: Vec<_> = (0..n)
             .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}")))
             .collect();
-        std::thread::sleep(Duration::from_millis(20));
-        let counts = listeners
-            .iter()
-            .map(|l| std::iter::from_fn(|| listener::accept(l).ok()).count())
-            .collect();
+        let mut counts = vec![0; listeners.len()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Until all have arrived, and a moment more for any probe.
+        let mut settle = 2;
+        while settle > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            for (count, l) in counts.iter_mut().zip(listeners) {
+                *count += std::iter::from_fn(|| listener::accept(l).ok()).count();
+            }
+            if counts.iter().sum::<usize>() >= n {
+                settle -= 1;
+            }
+        }
         drop(clients);
         counts
     }
 
-    fn hand_over(from: &TcpListener) -> Instant {
+    fn hand_over(from: &TcpListener) -> Option<Instant> {
         let mut taken = 0;
         let until =
             Handover::default().listen_until(from, true, Duration::from_secs(5), |_, _| taken += 1);
@@ -233,7 +310,7 @@ mod tests {
         let newer = bound(port);
         let until = hand_over(&older);
         assert!(
-            until > Instant::now(),
+            until.is_some_and(|t| t > Instant::now()),
             "it listens on while its queue empties"
         );
         assert_eq!(spread(port, &[&older, &newer], 20), [0, 20]);
@@ -270,6 +347,28 @@ mod tests {
         let l = bound(0);
         let before = Instant::now();
         let until = Handover::default().listen_until(&l, false, Duration::from_secs(5), |_, _| {});
-        assert!(until <= Instant::now() && until >= before);
+        assert!(until.is_some_and(|t| t <= Instant::now() && t >= before));
+    }
+
+    #[test]
+    fn one_loop_decides_while_the_others_go_on() {
+        let l = bound(0);
+        let handover = Handover::default();
+        handover.deciding.store(true, Ordering::Release);
+        let asked = handover.listen_until(&l, true, Duration::from_secs(5), |_, _| {});
+        assert_eq!(asked, None, "not decided yet: accept on");
+    }
+
+    #[test]
+    fn a_probe_is_known_in_either_address_family() {
+        let handover = Handover::default();
+        let addr = |a: &str| a.parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}"));
+        *handover.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr("127.0.0.1:4000"));
+        let mapped = addr("[::ffff:127.0.0.1]:4000");
+        assert!(!handover.claims_probe(mapped), "only while probing");
+        handover.probing.store(true, Ordering::Release);
+        assert!(handover.claims_probe(mapped));
+        assert!(handover.probe_arrived.load(Ordering::Acquire));
+        assert!(!handover.claims_probe(addr("127.0.0.1:4001")));
     }
 }

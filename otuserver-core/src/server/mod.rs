@@ -7,7 +7,8 @@
 //! registrations and the clock; [`connection`] is one connection's state
 //! machine, from its first byte to its close; [`outgoing`] is a response on
 //! its way out; [`config`] holds every option with its default;
-//! [`listener`] binds and accepts.
+//! [`listener`] binds and accepts; [`handover`] lets a process beside this
+//! one take the port over without a reset.
 
 mod access_log;
 mod config;
