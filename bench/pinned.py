@@ -2,8 +2,10 @@
 """Per-core benchmark that bench/pinned.sh prepares: each server pinned to CPU 0
 with one worker, wrk pinned to CPU 1 with one thread, the same document root;
 rounds interleaved so that the machine's drift falls on every server alike;
-medians and ranges, ratios to lighttpd and to nginx with open_file_cache. Exits
-non-zero if any otuserver request failed. Loopback only, bounded in time."""
+medians and ranges, ratios to lighttpd and to nginx with open_file_cache. Beside
+them on the small-file tests, bench/noop.c: a server that does no work, whose
+figure is what wrk on its core can drive at all. Exits non-zero if any
+otuserver request failed. Loopback only, bounded in time."""
 
 import os
 import shutil
@@ -20,6 +22,14 @@ SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 SERVER_CPU = ("taskset", "-c", "0")
 CLIENT_CPU = ("taskset", "-c", "1")
 OPEN_FILE_CACHE = "open_file_cache max=1000 inactive=20s; open_file_cache_valid 1s;"
+NOOP = os.path.join(run.ROOT_DIR, "target", "release", "bench-noop")
+
+
+def start_noop(root, base):
+    port = run.free_port()
+    argv = [*SERVER_CPU, NOOP, str(port), os.path.join(root, "small.txt")]
+    return run.Server("no-op", argv, port)
+
 
 SERVERS = [
     ("otuserver", lambda root, base: run.start_otuserver(root, base, 1, SERVER_CPU)),
@@ -27,6 +37,7 @@ SERVERS = [
     ("nginx+ofc", lambda root, base: run.start_nginx(
         root, base, 1, SERVER_CPU, OPEN_FILE_CACHE, "nginx+ofc")),
     ("lighttpd", lambda root, base: run.start_lighttpd(root, base, SERVER_CPU)),
+    ("no-op", start_noop),
 ]
 TESTS = [
     ("keep-alive -c50, 38 B file", "/small.txt", 50, "rps"),
@@ -47,6 +58,8 @@ def main():
                 server = start(root, base)
                 try:
                     for title, path, conns, key in TESTS:
+                        if name == "no-op" and path != "/small.txt":
+                            continue
                         url = f"http://127.0.0.1:{server.port}{path}"
                         r = run.wrk(url, conns, threads=1, prefix=CLIENT_CPU, seconds=SECONDS)
                         samples.setdefault((name, title), []).append(r[key])
@@ -61,18 +74,25 @@ def main():
 
     names = [n for n, _ in SERVERS]
     print(f"\nServers on CPU 0 with one worker, wrk -t1 on CPU 1; medians of {ROUNDS} "
-          f"interleaved {SECONDS} s rounds (range).\n")
-    print("| test | " + " | ".join(names) + " | otuserver/lighttpd | otuserver/nginx+ofc |")
-    print("|---|" + "---|" * len(names) + "---|---|")
+          f"interleaved {SECONDS} s rounds (range). no-op: bench/noop.c, the client's "
+          "ceiling.\n")
+    print("| test | " + " | ".join(names) + " | otuserver/lighttpd | otuserver/nginx+ofc "
+          "| otuserver/no-op | lighttpd/no-op |")
+    print("|---|" + "---|" * len(names) + "---|---|---|---|")
     for title, _, _, key in TESTS + [("peak resident memory", None, None, "mib")]:
         unit = {"rps": "req/s", "mbps": "MiB/s", "mib": "MiB"}[key]
-        series = [samples[(n, title if key != "mib" else "peak")] for n in names]
-        medians = [statistics.median(s) for s in series]
-        cells = [f"{m:,.1f} ({min(s):,.0f}-{max(s):,.0f})" if key != "mib" else f"{m:.1f}"
-                 for m, s in zip(medians, series)]
-        ratios = [medians[0] / medians[names.index(other)] for other in ("lighttpd", "nginx+ofc")]
+        series = [samples.get((n, title if key != "mib" else "peak")) for n in names]
+        medians = [statistics.median(s) if s else None for s in series]
+        cells = ["-" if m is None else f"{m:.1f}" if key == "mib"
+                 else f"{m:,.1f} ({min(s):,.0f}-{max(s):,.0f})" for m, s in zip(medians, series)]
+
+        def ratio(a, b):
+            ma, mb = medians[names.index(a)], medians[names.index(b)]
+            return "-" if ma is None or mb is None or key == "mib" and b == "no-op" \
+                else f"{ma / mb:.2f}"
         print(f"| {title}, {unit} | " + " | ".join(cells)
-              + f" | {ratios[0]:.2f} | {ratios[1]:.2f} |")
+              + f" | {ratio('otuserver', 'lighttpd')} | {ratio('otuserver', 'nginx+ofc')}"
+              + f" | {ratio('otuserver', 'no-op')} | {ratio('lighttpd', 'no-op')} |")
     if failed:
         print(f"\nFAIL: otuserver had {failed} failed requests")
         sys.exit(1)
