@@ -3,8 +3,8 @@
 with one worker, wrk pinned to CPU 1 with one thread, the same document root;
 rounds interleaved so that the machine's drift falls on every server alike;
 medians and ranges, ratios to lighttpd and to nginx with open_file_cache. Beside
-them on the small-file tests, bench/noop.c: a server that does no work, whose
-figure is what wrk on its core can drive at all. Exits non-zero if any
+them on the small-file tests, bench/noop.c: a server that does no work, a
+reference point where the client's core is the one that runs out. Exits non-zero if any
 otuserver request failed. Loopback only, bounded in time."""
 
 import os
@@ -74,8 +74,8 @@ def main():
 
     names = [n for n, _ in SERVERS]
     print(f"\nServers on CPU 0 with one worker, wrk -t1 on CPU 1; medians of {ROUNDS} "
-          f"interleaved {SECONDS} s rounds (range). no-op: bench/noop.c, the client's "
-          "ceiling.\n")
+          f"interleaved {SECONDS} s rounds (range). no-op: bench/noop.c, a server that "
+          "does no work.\n")
     print("| test | " + " | ".join(names) + " | otuserver/lighttpd | otuserver/nginx+ofc "
           "| otuserver/no-op | lighttpd/no-op |")
     print("|---|" + "---|" * len(names) + "---|---|---|---|")

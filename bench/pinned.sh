@@ -3,11 +3,11 @@
 # each pinned to CPU 0 with one worker, wrk pinned to CPU 1 with one thread,
 # four tests in interleaved rounds; prints medians, ranges and ratios to
 # lighttpd and nginx+open_file_cache; beside them on small files, bench/noop.c
-# (a server that does no work: the client's ceiling). Installs nginx, lighttpd,
+# (a server that does no work, for reference). Installs nginx, lighttpd,
 # wrk and a C compiler from apt when missing. Exits non-zero if any otuserver
 # request failed.
 # Usage: bench/pinned.sh [rounds, default 3] [seconds per run, default 5]
-#        (about 5 minutes with the defaults)
+#        (about 7 minutes with the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
