@@ -104,8 +104,6 @@ struct Loop<'a, H> {
     accept_paused_until: Option<Instant>,
     /// Whether this loop let the last wake-up for new connections pass.
     deferred: bool,
-    /// Once stopping: until when this loop still accepts.
-    listening_until: Option<Instant>,
     draining_until: Option<Instant>,
 }
 
@@ -142,7 +140,6 @@ pub(super) fn run<H: Handler>(
         scratch: vec![0; 16 * 1024],
         accept_paused_until: None,
         deferred: false,
-        listening_until: None,
         draining_until: None,
     };
     let result = lp.run();
@@ -186,7 +183,7 @@ impl<H: Handler> Loop<'_, H> {
             }
             if self.shared.stopping() {
                 if self.draining_until.is_none() {
-                    let listening_until = self.listening_until.or_else(|| self.hand_over(now));
+                    let listening_until = self.hand_over(now);
                     // Read again: deciding took time, and without
                     // `SO_REUSEPORT` the decision is to close now.
                     let now = Instant::now();
@@ -297,7 +294,8 @@ impl<H: Handler> Loop<'_, H> {
 
     /// In a shutdown: until when to go on accepting (see
     /// [`handover`](super::handover)), `None` while another loop decides;
-    /// serves what was accepted meanwhile.
+    /// serves what was accepted meanwhile. Asked each turn until it is
+    /// time to close: the first answer is decided once and kept there.
     fn hand_over(&mut self, now: Instant) -> Option<Instant> {
         let shared = self.shared;
         let mut taken = Vec::new();
@@ -307,7 +305,6 @@ impl<H: Handler> Loop<'_, H> {
             self.config.shutdown_grace(),
             |stream, peer| taken.push((stream, peer)),
         );
-        self.listening_until = until;
         for (stream, peer) in taken {
             if let Some(key) = self.admit(stream, peer, now) {
                 self.ready(key, now);

@@ -103,20 +103,27 @@ impl Handover {
         mut take: impl FnMut(TcpStream, SocketAddr),
     ) -> std::io::Result<()> {
         self.probing.store(true, Ordering::Release);
-        let placed = match self.probe_place(listener, 0, &mut take) {
-            Ok(true) => steer(listener, 1),
-            Ok(false) => match self.probe_place(listener, 1, &mut take) {
-                Ok(true) => steer(listener, 0),
-                Ok(false) => Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "a connection to itself did not arrive",
-                )),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let placed = self.steer_to_the_other(listener, &mut take);
         self.probing.store(false, Ordering::Release);
         placed
+    }
+
+    /// Finds this server's place (0 or 1) and steers to the other one.
+    fn steer_to_the_other(
+        &self,
+        listener: &TcpListener,
+        take: &mut impl FnMut(TcpStream, SocketAddr),
+    ) -> std::io::Result<()> {
+        if self.probe_place(listener, 0, take)? {
+            return steer(listener, 1);
+        }
+        if self.probe_place(listener, 1, take)? {
+            return steer(listener, 0);
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "a connection to itself did not arrive",
+        ))
     }
 
     /// Whether this server's socket is at `place` in the group: steers
@@ -197,7 +204,6 @@ fn same(a: SocketAddr, b: SocketAddr) -> bool {
 /// its group (or spreads them as usual if there is none there).
 #[cfg(target_os = "linux")]
 fn steer(listener: &TcpListener, place: u32) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
     // One instruction: return `place`.
     let mut code = [libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
@@ -209,22 +215,8 @@ fn steer(listener: &TcpListener, place: u32) -> std::io::Result<()> {
         len: 1,
         filter: code.as_mut_ptr(),
     };
-    // SAFETY: `program` points at `code`, both alive for the call, and
-    // its size is passed; the kernel copies the program.
-    let set = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_REUSEPORT_CBPF,
-            (&raw const program).cast(),
-            size_of::<libc::sock_fprog>() as libc::socklen_t,
-        )
-    };
-    if set == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    // The kernel copies the program during the call.
+    set_option(listener, libc::SO_ATTACH_REUSEPORT_CBPF, &program)
 }
 
 /// Spreads the port's connections over its sockets again: what a server
@@ -232,22 +224,37 @@ fn steer(listener: &TcpListener, place: u32) -> std::io::Result<()> {
 /// does not send everything to one socket for good.
 #[cfg(target_os = "linux")]
 pub(super) fn unsteer(listener: &TcpListener) {
-    use std::os::fd::AsRawFd;
+    // The option takes an int, which the kernel ignores.
     let unused: libc::c_int = 0;
-    // SAFETY: the option takes an int, which the kernel ignores.
-    let cleared = unsafe {
+    match set_option(listener, libc::SO_DETACH_REUSEPORT_BPF, &unused) {
+        // ENOENT: there was none, the usual case.
+        Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
+            log::debug!("clearing the port's steering: {e}");
+        }
+        _ => {}
+    }
+}
+
+/// Sets socket option `name` (at `SOL_SOCKET`) of `listener` to `value`.
+#[cfg(target_os = "linux")]
+fn set_option<T>(listener: &TcpListener, name: libc::c_int, value: &T) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::socklen_t::try_from(size_of::<T>())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: `value` is a valid `T` of `len` bytes, borrowed for the call.
+    let set = unsafe {
         libc::setsockopt(
             listener.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_DETACH_REUSEPORT_BPF,
-            (&raw const unused).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
+            name,
+            (value as *const T).cast(),
+            len,
         )
     };
-    let e = std::io::Error::last_os_error();
-    // ENOENT: there was none, the usual case.
-    if cleared != 0 && e.raw_os_error() != Some(libc::ENOENT) {
-        log::debug!("clearing the port's steering: {e}");
+    if set == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -209,9 +209,9 @@ impl Server {
     ///
     /// Stopping is graceful: no new connection is accepted (with
     /// [`reuse_port`](ServerConfigBuilder::reuse_port), once those already
-    /// on their way are in), idle ones are closed, and responses already begun are finished (with
-    /// `Connection: close`), waiting for them at most the configured
-    /// `timeout`. A thread still inside a handler then is left to finish
+    /// on their way are in), idle ones are closed, and responses already
+    /// begun are finished (with `Connection: close`), waiting for them at
+    /// most the configured `timeout`. A thread still inside a handler then is left to finish
     /// on its own.
     pub fn serve<H: Handler>(self, handler: H) -> Result<(), Error> {
         let listener = Arc::new(self.listener);
